@@ -1,0 +1,1 @@
+//! Kong-compatible Admin API.

@@ -1,0 +1,2 @@
+//! `admin` binary: CLI, env and wiring only.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Credentials (database URL, admin token) from env, files or Scaleway Secret Manager.

@@ -1,0 +1,100 @@
+//! The configuration store: PostgreSQL or the embedded SQLite file behind one API.
+//!
+//! INTERFACE CONTRACT (shared by admin and gateway; owned by the store/schema work):
+//! * `Store::connect(url)` — `postgres://…` or `sqlite://path?mode=rwc`; [`Store::migrate`]
+//!   applies `migrations/` (safe when two processes start at once).
+//! * Admin operations take an [`EntityKind`], an optional [`ParentRef`] (nested endpoints such as
+//!   `/consumers/{c}/jwt`), the URL key (uuid = id, otherwise the endpoint key) and an [`Input`]
+//!   (JSON or form-decoded body). They return the entity JSON exactly as Kong returns it, or an
+//!   [`ApiError`] in Kong's shape.
+//! * Every committed write bumps the configuration version and notifies listeners
+//!   (`pg_notify(NOTIFY_CHANNEL, version)` on Postgres) in the same transaction.
+//! * [`Store::load_config`] reads everything at one version for the gateway.
+
+use serde_json::Value;
+
+pub use crate::error::ApiError;
+
+/// The Postgres NOTIFY channel carrying the new configuration version.
+pub const NOTIFY_CHANNEL: &str = "gateway_config";
+
+/// The five Admin API entity collections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntityKind {
+    Services,
+    Routes,
+    Consumers,
+    Plugins,
+    JwtSecrets,
+}
+
+impl EntityKind {
+    /// Kong's table/collection name (`services`, `routes`, `consumers`, `plugins`, `jwt_secrets`).
+    pub fn table(self) -> &'static str {
+        match self {
+            Self::Services => "services",
+            Self::Routes => "routes",
+            Self::Consumers => "consumers",
+            Self::Plugins => "plugins",
+            Self::JwtSecrets => "jwt_secrets",
+        }
+    }
+}
+
+/// The parent scope of a nested endpoint, as written in the URL (not yet resolved).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentRef {
+    /// Kind of the parent (`Services`, `Routes` or `Consumers`).
+    pub kind: EntityKind,
+    /// The parent's URL key: a uuid or its endpoint key (name / username).
+    pub key: String,
+}
+
+/// How the request body was encoded; form bodies are coerced by schema (kong-compat §1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFormat {
+    /// `application/json`: taken as-is, `null` clears a field.
+    Json,
+    /// `application/x-www-form-urlencoded` / multipart, already decoded into nested JSON whose
+    /// leaves are strings: numbers, booleans and one-element arrays are coerced by schema and
+    /// `""` means `null`.
+    Form,
+}
+
+/// A decoded request body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Input {
+    /// The body as a JSON object (an empty object when there was no body).
+    pub body: Value,
+    /// How `body` was encoded by the client.
+    pub format: InputFormat,
+}
+
+/// Tag filter of `GET /{coll}?tags=`: `a,b` means all of, `a/b` means any of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagFilter {
+    All(Vec<String>),
+    Any(Vec<String>),
+}
+
+/// Query of a list endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListQuery {
+    /// Page size, 1..=1000 (validated by the admin; default 100).
+    pub size: usize,
+    /// Opaque offset from a previous page.
+    pub offset: Option<String>,
+    /// Tag filter.
+    pub tags: Option<TagFilter>,
+    /// `GET /consumers?custom_id=X`.
+    pub custom_id: Option<String>,
+}
+
+/// One page of a list endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// Entities in Kong's JSON shape.
+    pub data: Vec<Value>,
+    /// Opaque offset of the next page, when there is one.
+    pub offset: Option<String>,
+}

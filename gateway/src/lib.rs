@@ -1,0 +1,3 @@
+//! Kong-compatible API gateway data plane.
+
+pub mod plugins;

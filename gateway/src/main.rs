@@ -1,0 +1,2 @@
+//! `gateway` binary: CLI, env and wiring only.
+fn main() {}

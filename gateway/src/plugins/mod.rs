@@ -1,0 +1,97 @@
+//! The per-route plugin pipeline: the [`Plugin`] trait and what a request carries through it.
+//!
+//! INTERFACE CONTRACT between the proxy (which runs the pipeline) and the plugins:
+//! * Plugins are built once per snapshot by [`build`] from a stored [`model::Plugin`] row and
+//!   the snapshot's [`Indexes`] (consumers and JWT credentials by key). A plugin that fails to
+//!   build makes its route answer 500 (fail closed, never skip auth).
+//! * Per request the proxy runs, in priority order (high first): `access` of each plugin; a
+//!   [`Flow::Respond`] ends the access phase and that response is sent instead of proxying.
+//! * `header_filter` runs on EVERY response of the route — proxied, plugin-made (e.g. the jwt
+//!   401, the cors preflight) or gateway-made (502/504) — in priority order.
+//! * `log` runs once the response body has been fully sent (or the exchange failed), with the
+//!   [`Summary`]. It must never block or fail.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use gateway_core::model;
+use http::{request, response, Response};
+use http_body_util::Full;
+
+/// Outcome of a plugin's access phase.
+pub enum Flow {
+    /// Go on with the next plugin, then proxy.
+    Continue,
+    /// Stop and answer this (still passed through `header_filter` of every plugin).
+    Respond(Response<Full<Bytes>>),
+}
+
+/// The authenticated consumer of a request, set by an auth plugin.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// The consumer.
+    pub consumer: Arc<model::Consumer>,
+    /// The credential's identifier (jwt: its `key`); `None` for the anonymous consumer.
+    pub credential: Option<Arc<str>>,
+}
+
+/// Per-request state shared by the phases of one request.
+#[derive(Debug, Default)]
+pub struct RequestCx {
+    /// Set by an auth plugin on success (or to the anonymous consumer).
+    pub authenticated: Option<Authenticated>,
+    /// Whether the request is a CORS preflight answered by the gateway (set by cors).
+    pub preflight: bool,
+}
+
+/// What the log phase knows of a finished exchange.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// The matched route (always set: plugins only run on matched routes).
+    pub route: Arc<model::Route>,
+    /// The route's service, `None` for a route without one.
+    pub service: Option<Arc<model::Service>>,
+    /// The consumer, when authenticated.
+    pub consumer: Option<Arc<model::Consumer>>,
+    /// Status sent to the client.
+    pub status: u16,
+    /// Bytes received from the client: request line + headers + body.
+    pub request_size: u64,
+    /// Bytes sent to the client: status line + headers + body.
+    pub response_size: u64,
+    /// Whole exchange, request received to last byte sent.
+    pub latency: Duration,
+    /// Upstream request sent to upstream response headers; `None` when not proxied.
+    pub upstream_latency: Option<Duration>,
+    /// Time spent in the gateway itself (latency minus upstream time).
+    pub gateway_latency: Duration,
+}
+
+/// A compiled per-route plugin. Every phase is a no-op unless overridden.
+pub trait Plugin: Send + Sync {
+    /// Plugin name (`jwt`, `cors`, `statsd`).
+    fn name(&self) -> &'static str;
+    /// Kong's PRIORITY; the pipeline runs higher first.
+    fn priority(&self) -> u32;
+    /// Before the upstream is contacted. May rewrite the request or answer it.
+    fn access(&self, _req: &mut request::Parts, _cx: &mut RequestCx) -> Flow {
+        Flow::Continue
+    }
+    /// Response headers are about to be sent (any response of the route).
+    fn header_filter(&self, _req: &request::Parts, _res: &mut response::Parts, _cx: &RequestCx) {}
+    /// The exchange is over. Metrics and logs only; never blocks, never fails.
+    fn log(&self, _summary: &Summary) {}
+}
+
+/// Lookups built once per snapshot and shared by the plugins of that snapshot.
+#[derive(Debug, Default)]
+pub struct Indexes {
+    /// Consumers by id.
+    pub consumers_by_id: HashMap<uuid::Uuid, Arc<model::Consumer>>,
+    /// Consumers by username.
+    pub consumers_by_username: HashMap<String, Arc<model::Consumer>>,
+    /// JWT credentials by `key`.
+    pub jwt_by_key: HashMap<String, Arc<model::JwtSecret>>,
+}
