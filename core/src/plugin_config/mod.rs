@@ -12,6 +12,15 @@ use serde_json::{Map, Value};
 
 use crate::store::InputFormat;
 
+pub mod cors;
+mod fields;
+pub mod jwt;
+pub mod statsd;
+
+pub use cors::CorsConfig;
+pub use jwt::JwtConfig;
+pub use statsd::StatsdConfig;
+
 /// Field errors of a plugin config, the object placed under `fields.config` (Kong nests them:
 /// `{"origins": {"1": "invalid regex"}}` etc.).
 pub type FieldErrors = Map<String, Value>;
@@ -29,9 +38,21 @@ pub struct PluginInfo {
 
 /// The plugins this gateway supports, highest priority first.
 pub const PLUGINS: &[PluginInfo] = &[
-    PluginInfo { name: "cors", priority: 2000, consumer_scoped: false },
-    PluginInfo { name: "jwt", priority: 1450, consumer_scoped: false },
-    PluginInfo { name: "statsd", priority: 11, consumer_scoped: true },
+    PluginInfo {
+        name: "cors",
+        priority: 2000,
+        consumer_scoped: false,
+    },
+    PluginInfo {
+        name: "jwt",
+        priority: 1450,
+        consumer_scoped: false,
+    },
+    PluginInfo {
+        name: "statsd",
+        priority: 11,
+        consumer_scoped: true,
+    },
 ];
 
 /// Facts about a supported plugin, `None` for unknown names.
@@ -41,8 +62,39 @@ pub fn info(name: &str) -> Option<&'static PluginInfo> {
 
 /// Validate and fill a plugin config (see the module contract). `config` is `None` when the
 /// client sent none. Unknown plugin names are the caller's concern (check [`info`] first).
-pub fn normalize(name: &str, config: Option<&Value>, format: InputFormat) -> Result<Value, FieldErrors> {
-    // PLACEHOLDER until the plugin work lands: accept objects as-is.
-    let _ = (name, format);
-    Ok(config.cloned().unwrap_or_else(|| Value::Object(Map::new())))
+pub fn normalize(
+    name: &str,
+    config: Option<&Value>,
+    format: InputFormat,
+) -> Result<Value, FieldErrors> {
+    let form = format == InputFormat::Form;
+    let out = match name {
+        "jwt" => jwt::normalize(config, form)?,
+        "cors" => cors::normalize(config, form)?,
+        "statsd" => statsd::normalize(config, form)?,
+        // Unknown names are rejected by the caller; keep whatever was sent.
+        _ => return Ok(config.cloned().unwrap_or_else(|| Value::Object(Map::new()))),
+    };
+    Ok(Value::Object(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn dispatches_by_name() {
+        let jwt = normalize("jwt", None, InputFormat::Json).unwrap();
+        assert_eq!(jwt["key_claim_name"], json!("iss"));
+        let cors = normalize("cors", Some(&json!({"origins": "*"})), InputFormat::Form).unwrap();
+        assert_eq!(cors["origins"], json!(["*"]));
+        let err = normalize("statsd", Some(&json!({"port": "x"})), InputFormat::Json).unwrap_err();
+        assert_eq!(Value::Object(err), json!({"port": "expected an integer"}));
+        assert!(JwtConfig::from_value(&jwt).is_ok());
+        assert!(CorsConfig::from_value(&cors).is_ok());
+        let statsd = normalize("statsd", None, InputFormat::Json).unwrap();
+        assert!(StatsdConfig::from_value(&statsd).is_ok());
+    }
 }
