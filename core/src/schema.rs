@@ -1,1 +1,0 @@
-//! Kong-compatible validation and defaulting of entity input (kong-compat §1.3–§1.7).

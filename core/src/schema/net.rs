@@ -1,0 +1,397 @@
+//! Hosts, paths and the service `url` shorthand: Kong's typedef validators.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use serde_json::Value;
+
+/// Split `host[:port]`; the port is `Err` when present but not a number.
+fn split_port(s: &str) -> (&str, Option<Result<u16, ()>>) {
+    if let Some(rest) = s.strip_prefix('[') {
+        // [v6]:port
+        if let Some(end) = rest.find(']') {
+            let after = &rest[end + 1..];
+            let host = &s[..end + 2];
+            return match after.strip_prefix(':') {
+                Some(p) => (host, Some(p.parse::<u16>().map_err(|_| ()))),
+                None => (host, None),
+            };
+        }
+        return (s, None);
+    }
+    if s.matches(':').count() == 1 {
+        if let Some((h, p)) = s.split_once(':') {
+            return (h, Some(p.parse::<u16>().map_err(|_| ())));
+        }
+    }
+    (s, None)
+}
+
+fn valid_hostname(h: &str) -> bool {
+    if h.is_empty() {
+        return false;
+    }
+    if let Some(inner) = h.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+        return inner.parse::<Ipv6Addr>().is_ok();
+    }
+    if h.parse::<Ipv6Addr>().is_ok() || h.parse::<Ipv4Addr>().is_ok() {
+        return true;
+    }
+    h.split('.').all(|label| {
+        !label.is_empty()
+            && label.len() <= 63
+            && label
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || !c.is_ascii())
+    }) || (h.ends_with('.') && valid_hostname(&h[..h.len() - 1]))
+}
+
+/// Kong's `typedefs.host`: a hostname or IP without a port.
+pub fn host(s: &str) -> Result<(), String> {
+    if s.parse::<Ipv6Addr>().is_ok() {
+        return Ok(());
+    }
+    let (h, port) = split_port(s);
+    if !valid_hostname(h) {
+        return Err(format!("invalid value: {s}"));
+    }
+    if port.is_some() {
+        return Err("must not have a port".into());
+    }
+    Ok(())
+}
+
+/// Kong's `typedefs.host_with_optional_port`.
+pub fn host_with_optional_port(s: &str) -> Result<(), String> {
+    if s.parse::<Ipv6Addr>().is_ok() {
+        return Ok(());
+    }
+    let (h, port) = split_port(s);
+    if !valid_hostname(h) {
+        return Err(format!("invalid value: {s}"));
+    }
+    if let Some(Err(())) = port {
+        return Err("invalid port number".into());
+    }
+    Ok(())
+}
+
+/// Kong's `typedefs.wildcard_host`: one `*`, as the leftmost or rightmost character.
+pub fn wildcard_host(s: &str) -> Result<(), String> {
+    if let Some(idx) = s.find('*') {
+        // Rightmost means the end of the host part, before an optional `:port`.
+        let (h, _) = split_port(s);
+        if idx != 0 && idx + 1 != h.len() {
+            return Err("wildcard must be leftmost or rightmost character".into());
+        }
+        if s.matches('*').count() > 1 {
+            return Err("only one wildcard must be specified".into());
+        }
+        return host_with_optional_port(&s.replacen('*', "wildcard", 1));
+    }
+    host_with_optional_port(s)
+}
+
+const RFC3986_EXTRA: &str = "-._~/%:@!$&'()*+,;=";
+
+/// Characters and percent-escapes of a path (Kong's `validate_path`).
+fn path_chars(p: &str) -> Result<(), String> {
+    if !p
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || RFC3986_EXTRA.contains(c))
+    {
+        return Err(format!(
+            "invalid path: '{p}' (characters outside of the reserved list of RFC 3986 found)"
+        ));
+    }
+    let bytes = p.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let esc = &p[i..(i + 3).min(p.len())];
+            if esc.len() < 3 || !esc[1..].bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(format!("invalid url-encoded value: '{esc}'"));
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Kong's `typedefs.path` (service `path`).
+pub fn service_path(p: &str) -> Result<(), String> {
+    if !p.starts_with('/') {
+        return Err("should start with: /".into());
+    }
+    if p.contains("//") {
+        return Err("must not have empty segments".into());
+    }
+    path_chars(p)
+}
+
+/// Kong's `typedefs.router_path` (route `paths` element): a normalized prefix or `~` regex.
+pub fn route_path(p: &str) -> Result<(), String> {
+    if !(p.starts_with('/') || p.starts_with("~/")) {
+        return Err("should start with: / (fixed path) or ~/ (regex path)".into());
+    }
+    if p.contains("//") {
+        return Err("must not have empty segments".into());
+    }
+    if let Some(re) = p.strip_prefix('~') {
+        return regex::Regex::new(re).map(|_| ()).map_err(|e| {
+            format!(
+                "invalid regex: '{p}' (PCRE returned: {})",
+                first_line(&e.to_string())
+            )
+        });
+    }
+    path_chars(p)?;
+    let normalized = normalize_path(p);
+    if normalized != p {
+        return Err(format!(
+            "non-normalized path, consider use '{normalized}' instead"
+        ));
+    }
+    Ok(())
+}
+
+fn first_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or(s)
+        .to_string()
+}
+
+/// Kong's path normalization: decode escaped unreserved characters, uppercase the other
+/// escapes, and remove `.`/`..` segments (RFC 3986 §6.2.2).
+pub fn normalize_path(p: &str) -> String {
+    let mut decoded = String::with_capacity(p.len());
+    let bytes = p.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = &p[i + 1..i + 3];
+            if let Ok(b) = u8::from_str_radix(hex, 16) {
+                let c = b as char;
+                if c.is_ascii_alphanumeric() || "-._~".contains(c) {
+                    decoded.push(c);
+                } else {
+                    decoded.push('%');
+                    decoded.push_str(&hex.to_ascii_uppercase());
+                }
+                i += 3;
+                continue;
+            }
+        }
+        decoded.push(bytes[i] as char);
+        i += 1;
+    }
+    remove_dot_segments(&decoded)
+}
+
+fn remove_dot_segments(p: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = p.split('/').skip(1).collect();
+    let n = segments.len();
+    let mut trailing = false;
+    for (i, seg) in segments.iter().enumerate() {
+        let last = i + 1 == n;
+        match *seg {
+            "." => trailing = last,
+            ".." => {
+                out.pop();
+                trailing = last;
+            }
+            s => {
+                out.push(s);
+                trailing = false;
+            }
+        }
+    }
+    let mut s = String::from("/");
+    s.push_str(&out.join("/"));
+    if trailing && !s.ends_with('/') {
+        s.push('/');
+    }
+    s
+}
+
+/// Parts of a service `url` shorthand, as they overwrite protocol/host/port/path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UrlParts {
+    pub protocol: String,
+    pub host: Value,
+    pub port: Value,
+    pub path: Value,
+}
+
+/// Parse a `url` like LuaSocket's `url.parse` does for Kong's shorthand.
+pub fn parse_url(s: &str) -> UrlParts {
+    let s = s.split('#').next().unwrap_or("");
+    let s = s.split('?').next().unwrap_or("");
+    let mut rest = s;
+    let mut scheme = None;
+    if let Some(colon) = rest.find(':') {
+        let cand = &rest[..colon];
+        let valid = cand
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+            && cand
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+        if valid {
+            scheme = Some(cand.to_ascii_lowercase());
+            rest = &rest[colon + 1..];
+        }
+    }
+    let mut host = Value::Null;
+    let mut port: Option<Value> = None;
+    if let Some(after) = rest.strip_prefix("//") {
+        let end = after.find('/').unwrap_or(after.len());
+        let authority = &after[..end];
+        rest = &after[end..];
+        let authority = authority.rsplit('@').next().unwrap_or("");
+        let (h, p) = split_authority(authority);
+        if !h.is_empty() {
+            host = Value::String(h.to_string());
+        }
+        if let Some(p) = p {
+            port = Some(match p.parse::<u16>() {
+                Ok(n) => Value::from(n),
+                Err(_) => Value::String(p.to_string()),
+            });
+        }
+    }
+    let protocol = match &scheme {
+        Some(s) => s.clone(),
+        None if port.as_ref().and_then(Value::as_u64) == Some(443) => "https".into(),
+        None => "http".into(),
+    };
+    let port = port.unwrap_or_else(|| {
+        Value::from(match protocol.as_str() {
+            "https" | "grpcs" | "tls" | "wss" => 443,
+            _ => 80,
+        })
+    });
+    let path = if rest.is_empty() {
+        Value::Null
+    } else {
+        Value::String(rest.to_string())
+    };
+    UrlParts {
+        protocol,
+        host,
+        port,
+        path,
+    }
+}
+
+fn split_authority(a: &str) -> (&str, Option<&str>) {
+    if a.starts_with('[') {
+        if let Some(end) = a.find(']') {
+            let host = &a[..=end];
+            return (
+                host,
+                a[end + 1..].strip_prefix(':').filter(|p| !p.is_empty()),
+            );
+        }
+    }
+    match a.rsplit_once(':') {
+        Some((h, p)) if !p.is_empty() => (h, Some(p)),
+        Some((h, _)) => (h, None),
+        None => (a, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn hosts() {
+        assert!(host("example.test").is_ok());
+        assert!(host("10.0.0.1").is_ok());
+        assert!(host("::1").is_ok());
+        assert_eq!(host("example.test:80"), Err("must not have a port".into()));
+        assert_eq!(host("exa mple"), Err("invalid value: exa mple".into()));
+        assert!(wildcard_host("*.example.test").is_ok());
+        assert!(wildcard_host("example.*").is_ok());
+        assert!(wildcard_host("example.test:8000").is_ok());
+        assert_eq!(
+            wildcard_host("ex*ample.test"),
+            Err("wildcard must be leftmost or rightmost character".into())
+        );
+        assert_eq!(
+            wildcard_host("*.example.*"),
+            Err("only one wildcard must be specified".into())
+        );
+    }
+
+    #[test]
+    fn service_paths() {
+        assert!(service_path("/api/v1").is_ok());
+        assert_eq!(service_path("api"), Err("should start with: /".into()));
+        assert_eq!(
+            service_path("/a//b"),
+            Err("must not have empty segments".into())
+        );
+        assert!(service_path("/a b").unwrap_err().contains("RFC 3986"));
+        assert_eq!(
+            service_path("/a%zz"),
+            Err("invalid url-encoded value: '%zz'".into())
+        );
+    }
+
+    #[test]
+    fn route_paths() {
+        assert!(route_path("/api").is_ok());
+        assert!(route_path("~/api/\\d+$").is_ok());
+        assert!(route_path("~/api/(")
+            .unwrap_err()
+            .starts_with("invalid regex: '~/api/('"));
+        assert_eq!(
+            route_path("api"),
+            Err("should start with: / (fixed path) or ~/ (regex path)".into())
+        );
+        assert_eq!(
+            route_path("/a/../b"),
+            Err("non-normalized path, consider use '/b' instead".into())
+        );
+        assert_eq!(
+            route_path("/%7efoo"),
+            Err("non-normalized path, consider use '/~foo' instead".into())
+        );
+        assert!(route_path("/a%2Fb").is_ok());
+    }
+
+    #[test]
+    fn url_shorthand_examples() {
+        let u = parse_url("http://example.test:443");
+        assert_eq!(
+            (u.protocol.as_str(), u.port, u.path),
+            ("http", json!(443), Value::Null)
+        );
+        let u = parse_url("https://example2.test:80/");
+        assert_eq!(
+            (u.protocol.as_str(), u.port, u.path),
+            ("https", json!(80), json!("/"))
+        );
+        let u = parse_url("https://service.test/");
+        assert_eq!(
+            (u.protocol.as_str(), u.host, u.port, u.path),
+            ("https", json!("service.test"), json!(443), json!("/"))
+        );
+        let u = parse_url("invalid url");
+        assert_eq!((u.host, u.path), (Value::Null, json!("invalid url")));
+        let u = parse_url("http://user:pw@up.test:8080/a/b?q=1");
+        assert_eq!(
+            (u.host, u.port, u.path),
+            (json!("up.test"), json!(8080), json!("/a/b"))
+        );
+    }
+}
