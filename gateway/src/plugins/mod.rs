@@ -11,8 +11,12 @@
 //! * `log` runs once the response body has been fully sent (or the exchange failed), with the
 //!   [`Summary`]. It must never block or fail.
 
+pub mod cors;
+pub mod jwt;
+pub mod statsd;
+
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -44,6 +48,9 @@ pub struct RequestCx {
     pub authenticated: Option<Authenticated>,
     /// Whether the request is a CORS preflight answered by the gateway (set by cors).
     pub preflight: bool,
+    /// The request id (`X-Kong-Request-Id`), used in error-template bodies made by plugins;
+    /// empty when unknown (plugins then fall back to the request's `X-Kong-Request-Id`).
+    pub request_id: String,
 }
 
 /// What the log phase knows of a finished exchange.
@@ -94,4 +101,29 @@ pub struct Indexes {
     pub consumers_by_username: HashMap<String, Arc<model::Consumer>>,
     /// JWT credentials by `key`.
     pub jwt_by_key: HashMap<String, Arc<model::JwtSecret>>,
+    /// JWT credentials compiled (keys parsed) on first use by a jwt plugin of the snapshot;
+    /// owned by the jwt plugin, leave it `Default`.
+    pub jwt_credentials: OnceLock<Arc<jwt::keys::Credentials>>,
+}
+
+/// Compile one stored plugin row into a runnable plugin for a snapshot.
+///
+/// Called once per plugin row per snapshot (never per request). An `Err` makes every route the
+/// instance applies to answer 500 (fail closed).
+pub fn build(plugin: &model::Plugin, indexes: &Arc<Indexes>) -> Result<Arc<dyn Plugin>, String> {
+    // Normalizing again fills defaults of configs written by older versions (or by hand) and
+    // re-checks them; it is idempotent on what the admin stored.
+    let config = gateway_core::plugin_config::normalize(
+        &plugin.name,
+        Some(&plugin.config),
+        gateway_core::store::InputFormat::Json,
+    )
+    .map_err(|e| format!("invalid {} config: {}", plugin.name, serde_json::Value::Object(e)))?;
+    let built: Arc<dyn Plugin> = match plugin.name.as_str() {
+        "jwt" => Arc::new(jwt::JwtPlugin::build(&config, indexes)?),
+        "cors" => Arc::new(cors::CorsPlugin::build(&config)?),
+        "statsd" => Arc::new(statsd::StatsdPlugin::build(&config)?),
+        other => return Err(format!("plugin '{other}' not available")),
+    };
+    Ok(built)
 }
