@@ -12,8 +12,16 @@
 //! * [`Store::load_config`] reads everything at one version for the gateway.
 
 use serde_json::Value;
+use sqlx::AnyPool;
 
 pub use crate::error::ApiError;
+
+mod db;
+mod read;
+mod table;
+mod write;
+
+pub use read::{decode_offset, encode_offset};
 
 /// The Postgres NOTIFY channel carrying the new configuration version.
 pub const NOTIFY_CHANNEL: &str = "gateway_config";
@@ -97,4 +105,119 @@ pub struct Page {
     pub data: Vec<Value>,
     /// Opaque offset of the next page, when there is one.
     pub offset: Option<String>,
+}
+
+/// The configuration store: a cheap-to-clone handle on a PostgreSQL or SQLite pool.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    postgres: bool,
+}
+
+// === impl Store ===
+
+impl Store {
+    /// Connect to `postgres://…` or `sqlite://path?mode=rwc` (the file's directory is created).
+    pub async fn connect(url: &str) -> anyhow::Result<Store> {
+        let (pool, postgres) = db::connect(url).await?;
+        Ok(Store { pool, postgres })
+    }
+
+    /// Apply `migrations/`; safe when two processes start at once.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        db::migrate(&self.pool).await
+    }
+
+    /// Whether the backend is PostgreSQL (else the embedded SQLite file).
+    pub fn is_postgres(&self) -> bool {
+        self.postgres
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// The current configuration version (one indexed row: cheap enough to poll).
+    pub async fn version(&self) -> anyhow::Result<i64> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(db::version(&mut conn).await?)
+    }
+
+    /// Everything, read consistently at one version.
+    pub async fn load_config(&self) -> anyhow::Result<crate::model::ConfigData> {
+        read::load_config(&self.pool, self.postgres).await
+    }
+
+    /// Distinct plugin names in the store, sorted.
+    pub async fn plugin_names(&self) -> Result<Vec<String>, ApiError> {
+        read::plugin_names(&self.pool).await
+    }
+
+    /// `GET /{coll}` or a nested list: one page ordered by id.
+    pub async fn list(
+        &self,
+        kind: EntityKind,
+        parent: Option<&ParentRef>,
+        q: &ListQuery,
+    ) -> Result<Page, ApiError> {
+        read::list(&self.pool, kind, parent, q).await
+    }
+
+    /// `GET /{coll}/{key}`: by id when `key` is UUID-shaped, else by endpoint key.
+    pub async fn get(
+        &self,
+        kind: EntityKind,
+        key: &str,
+        parent: Option<&ParentRef>,
+    ) -> Result<Value, ApiError> {
+        read::get(&self.pool, kind, key, parent).await
+    }
+
+    /// `POST`: create (201 in the admin).
+    pub async fn create(
+        &self,
+        kind: EntityKind,
+        parent: Option<&ParentRef>,
+        input: Input,
+    ) -> Result<Value, ApiError> {
+        write::create(&self.pool, self.postgres, kind, parent, input).await
+    }
+
+    /// `PUT`: create or fully replace.
+    pub async fn upsert(
+        &self,
+        kind: EntityKind,
+        key: &str,
+        parent: Option<&ParentRef>,
+        input: Input,
+    ) -> Result<Value, ApiError> {
+        write::upsert(&self.pool, self.postgres, kind, key, parent, input).await
+    }
+
+    /// `PATCH`: merge into an existing entity (404 DAO body when missing).
+    pub async fn update(
+        &self,
+        kind: EntityKind,
+        key: &str,
+        parent: Option<&ParentRef>,
+        input: Input,
+    ) -> Result<Value, ApiError> {
+        write::update(&self.pool, self.postgres, kind, key, parent, input).await
+    }
+
+    /// `DELETE`: Ok also when nothing exists; cascades plugins and credentials.
+    pub async fn delete(
+        &self,
+        kind: EntityKind,
+        key: &str,
+        parent: Option<&ParentRef>,
+    ) -> Result<(), ApiError> {
+        write::delete(&self.pool, self.postgres, kind, key, parent).await
+    }
+
+    /// Close the pool (tests drop their database afterwards).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
 }
