@@ -18,14 +18,23 @@ async fn refuses_to_start_without_token() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .output();
-    let out = tokio::time::timeout(Duration::from_secs(30), out).await.expect("exits").expect("runs");
+    let out = tokio::time::timeout(Duration::from_secs(30), out)
+        .await
+        .expect("exits")
+        .expect("runs");
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("ADMIN_TOKEN"), "{stderr}");
 
     // An empty token is no token.
-    let out = admin_command().env("ADMIN_TOKEN", "").env("GATEWAY_DATA_DIR", dir.path()).output();
-    let out = tokio::time::timeout(Duration::from_secs(30), out).await.expect("exits").expect("runs");
+    let out = admin_command()
+        .env("ADMIN_TOKEN", "")
+        .env("GATEWAY_DATA_DIR", dir.path())
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(30), out)
+        .await
+        .expect("exits")
+        .expect("runs");
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -34,7 +43,11 @@ async fn dev_token(use_flag: bool) {
     let dir = tempfile::tempdir().expect("tempdir");
     let addr = format!("127.0.0.1:{}", free_port());
     let mut cmd = admin_command();
-    cmd.arg("--listen").arg(&addr).env("GATEWAY_DATA_DIR", dir.path()).stdout(Stdio::piped()).stderr(Stdio::null());
+    cmd.arg("--listen")
+        .arg(&addr)
+        .env("GATEWAY_DATA_DIR", dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
     if use_flag {
         cmd.arg("--dev");
     } else {
@@ -57,7 +70,10 @@ async fn dev_token(use_flag: bool) {
     // Keep draining stdout so the child never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
 
-    let client = reqwest::Client::builder().no_proxy().build().expect("client");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
     let url = format!("http://{addr}/status");
     let mut ok = false;
     for _ in 0..600 {
@@ -100,10 +116,18 @@ async fn token_file_and_graceful_shutdown() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
-    let client = reqwest::Client::builder().no_proxy().build().expect("client");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
     let mut ok = false;
     for _ in 0..600 {
-        if let Ok(r) = client.get(format!("http://{addr}/")).header("x-auth-token", "from-file-token").send().await {
+        if let Ok(r) = client
+            .get(format!("http://{addr}/"))
+            .header("x-auth-token", "from-file-token")
+            .send()
+            .await
+        {
             ok = r.status() == 200;
             if ok {
                 break;
@@ -112,11 +136,21 @@ async fn token_file_and_graceful_shutdown() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(ok, "token from ADMIN_TOKEN_FILE accepted");
-    assert!(dir.path().join("data").join("gateway.db").exists(), "embedded store created under GATEWAY_DATA_DIR");
+    assert!(
+        dir.path().join("data").join("gateway.db").exists(),
+        "embedded store created under GATEWAY_DATA_DIR"
+    );
 
     let pid = child.id().expect("pid");
-    let killed = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status().expect("kill");
+    let killed = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .expect("kill");
     assert!(killed.success());
-    let status = tokio::time::timeout(Duration::from_secs(15), child.wait()).await.expect("exits").expect("wait");
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("exits")
+        .expect("wait");
     assert!(status.success(), "graceful exit, got {status}");
 }

@@ -30,7 +30,8 @@ pub enum Db {
 
 /// The superuser connection tests create their databases with.
 pub fn test_database_url() -> String {
-    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 /// A Postgres database created for one test and dropped (best effort) at the end.
@@ -43,12 +44,19 @@ impl PgDb {
     pub async fn create() -> Self {
         let admin_url = test_database_url();
         let name = format!("gwtest_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = PgConnection::connect(&admin_url).await.expect("connect TEST_DATABASE_URL");
-        conn.execute(format!("CREATE DATABASE \"{name}\"").as_str()).await.expect("create test database");
+        let mut conn = PgConnection::connect(&admin_url)
+            .await
+            .expect("connect TEST_DATABASE_URL");
+        conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
+            .await
+            .expect("create test database");
         let _ = conn.close().await;
         let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
         url.set_path(&format!("/{name}"));
-        Self { url: url.to_string(), name }
+        Self {
+            url: url.to_string(),
+            name,
+        }
     }
 }
 
@@ -58,10 +66,19 @@ impl Drop for PgDb {
         let name = self.name.clone();
         // Drop runs inside a runtime: use a fresh thread with its own runtime.
         let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
             rt.block_on(async move {
                 if let Ok(mut conn) = PgConnection::connect(&admin_url).await {
-                    let _ = conn.execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str()).await;
+                    let _ = conn
+                        .execute(
+                            format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str(),
+                        )
+                        .await;
                     let _ = conn.close().await;
                 }
             });
@@ -77,7 +94,10 @@ pub fn admin_bin() -> PathBuf {
 
 /// A free local TCP port.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// A command for the admin binary with a clean environment for its settings.
@@ -141,7 +161,10 @@ impl Server {
             cmd.env("DATABASE_URL", &pg.url);
         }
         let child = cmd.spawn().expect("spawn admin binary");
-        let client = reqwest::Client::builder().no_proxy().build().expect("http client");
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("http client");
         let mut server = Self {
             db,
             base: format!("http://{addr}"),
@@ -193,12 +216,17 @@ impl Server {
 
     /// Wait for the child to exit.
     pub async fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
-        tokio::time::timeout(within, self.child.wait()).await.ok().and_then(Result::ok)
+        tokio::time::timeout(within, self.child.wait())
+            .await
+            .ok()
+            .and_then(Result::ok)
     }
 
     /// An authenticated request builder.
     pub fn req(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.client.request(method, format!("{}{path}", self.base)).header("x-auth-token", &self.token)
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .header("x-auth-token", &self.token)
     }
 
     /// Send and decode: status, headers and JSON body (`Value::Null` when empty or not JSON).
@@ -208,7 +236,12 @@ impl Server {
         let headers = res.headers().clone();
         let text = res.text().await.expect("body");
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp { status, headers, text, json }
+        Resp {
+            status,
+            headers,
+            text,
+            json,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Resp {
@@ -262,7 +295,12 @@ impl Resp {
     /// Assert the status, showing the body on failure; returns the JSON body.
     #[track_caller]
     pub fn expect(&self, status: u16) -> &Value {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.text
+        );
         &self.json
     }
 }
