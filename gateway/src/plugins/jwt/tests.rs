@@ -287,7 +287,7 @@ fn bad_tokens() {
     );
     assert_401(
         &p,
-        bearer(&format!("e30.bm90IGpzb24.sig")),
+        bearer("e30.bm90IGpzb24.sig"),
         r#"{"message":"Bad token; invalid JSON"}"#,
     );
     assert_401(
@@ -697,11 +697,13 @@ fn anonymous_consumer() {
     }
     // Already authenticated by another plugin: nothing happens.
     let p = plugin(&w, json!({"anonymous": "anon"}));
-    let mut cx = RequestCx::default();
-    cx.authenticated = Some(Authenticated {
-        consumer: w.alice.clone(),
-        credential: Some(Arc::from("other")),
-    });
+    let mut cx = RequestCx {
+        authenticated: Some(Authenticated {
+            consumer: w.alice.clone(),
+            credential: Some(Arc::from("other")),
+        }),
+        ..Default::default()
+    };
     let mut r = req("GET", "/", &[]);
     assert!(run(&p, &mut r, &mut cx).is_none());
     assert!(r.headers.get("x-consumer-id").is_none());
