@@ -1,5 +1,7 @@
 //! `GET /` (node information) and `GET /status` (health and counters), kong-compat §1.8.
 
+use std::time::Duration;
+
 use axum::response::Response;
 use gateway_core::{plugin_config::PLUGINS, store::ApiError, KONG_VERSION};
 use serde_json::{json, Map, Value};
@@ -8,6 +10,9 @@ use crate::{
     response,
     state::{AppState, Counters},
 };
+
+/// How long `GET /status` waits for the database before reporting it unreachable.
+const PING_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// `GET /`: tagline, version, node facts, plugins and the sanitized configuration.
 pub async fn root(state: &AppState) -> Result<Response, ApiError> {
@@ -120,7 +125,10 @@ fn resident_bytes() -> u64 {
 /// `GET /status`: database reachability, memory and server counters (always 200).
 pub async fn status(state: &AppState, query: &str) -> Result<Response, ApiError> {
     let (unit, scale) = parse_unit_args(query)?;
-    let reachable = state.store.ping().await;
+    // A database that hangs must not hang the health endpoint.
+    let reachable = tokio::time::timeout(PING_TIMEOUT, state.store.ping())
+        .await
+        .unwrap_or(false);
     let c = &state.counters;
     let active = Counters::get(&c.connections_active);
     let writing = Counters::get(&c.requests_active);

@@ -249,3 +249,18 @@ async fn root_and_status(s: Server) {
 }
 
 both_stores!(transport_rules, auth_refusals, root_and_status);
+
+/// A database that goes away: `/status` still answers 200 with `reachable: false`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_reports_unreachable_database() {
+    let s = Server::start(common::Db::Postgres).await;
+    s.drop_database().await;
+    let status = s.get("/status").await.expect(200).clone();
+    assert_eq!(status["database"], json!({"reachable": false}));
+    // Entity reads fail as Kong's opaque 500, never leaking the cause.
+    let res = s.get("/consumers").await;
+    assert_eq!(
+        res.expect(500),
+        &json!({"message": "An unexpected error occurred"})
+    );
+}

@@ -204,6 +204,18 @@ impl Server {
         }
     }
 
+    /// Drop the test's Postgres database under the running binary (connections terminated).
+    pub async fn drop_database(&self) {
+        let pg = self._pg.as_ref().expect("a Postgres-backed server");
+        let mut conn = PgConnection::connect(&test_database_url())
+            .await
+            .expect("connect");
+        conn.execute(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", pg.name).as_str())
+            .await
+            .expect("drop database");
+        let _ = conn.close().await;
+    }
+
     /// The binary's output so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
