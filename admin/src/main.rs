@@ -96,8 +96,7 @@ async fn shutdown_signal() {
     tracing::info!("shutdown signal received, draining connections");
 }
 
-async fn run(cli: Cli, token: AdminToken) -> anyhow::Result<()> {
-    let addr = listen_addr(&cli)?;
+async fn run(addr: SocketAddr, token: AdminToken) -> anyhow::Result<()> {
     let url = secrets::resolve_database_url()
         .await
         .context("resolving DATABASE_URL")?;
@@ -156,7 +155,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    match run(cli, AdminToken::new(token)).await {
+    let addr = match listen_addr(&cli) {
+        Ok(addr) => addr,
+        Err(err) => {
+            eprintln!("admin: {err:#}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match run(addr, AdminToken::new(token)).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %format!("{err:#}"), "admin failed");

@@ -154,3 +154,50 @@ async fn token_file_and_graceful_shutdown() {
         .expect("wait");
     assert!(status.success(), "graceful exit, got {status}");
 }
+
+#[tokio::test]
+async fn port_env_selects_the_port() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let mut child = admin_command()
+        .env("PORT", port.to_string())
+        .env("ADMIN_TOKEN", "port-token")
+        .env("GATEWAY_DATA_DIR", dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let mut ok = false;
+    for _ in 0..600 {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/status"))
+            .header("x-auth-token", "port-token")
+            .send()
+            .await
+        {
+            ok = r.status() == 200;
+            if ok {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = child.kill().await;
+    assert!(ok, "admin listens on $PORT");
+
+    let out = admin_command()
+        .env("PORT", "not-a-port")
+        .env("ADMIN_TOKEN", "port-token")
+        .env("GATEWAY_DATA_DIR", dir.path())
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(30), out)
+        .await
+        .expect("exits")
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PORT"));
+}
