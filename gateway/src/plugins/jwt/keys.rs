@@ -5,24 +5,22 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use gateway_core::model;
-use jsonwebtoken::DecodingKey;
-
-use super::verify::{b64_decode, Alg};
+use super::verify::{b64_decode, Alg, VerifyKey};
 use super::ConsumerHeaders;
 use crate::plugins::Indexes;
+use gateway_core::model;
 
 /// Key material of a credential.
 pub enum KeyMaterial {
     /// HMAC secret: as stored, and base64-decoded (for `secret_is_base64`) when decodable.
     Hmac {
-        plain: Option<DecodingKey>,
-        decoded: Option<DecodingKey>,
+        plain: Option<VerifyKey>,
+        decoded: Option<VerifyKey>,
     },
     /// Public key; `Err` when the PEM does not parse. `b64_decodable` tells whether Kong's
     /// `secret_is_base64` decoding of the PEM text would succeed.
     Public {
-        key: Option<Result<DecodingKey, String>>,
+        key: Option<Result<VerifyKey, String>>,
         b64_decodable: bool,
     },
 }
@@ -67,8 +65,8 @@ impl Credential {
             _ => {
                 let s = secret.secret.as_deref();
                 KeyMaterial::Hmac {
-                    plain: s.map(|s| DecodingKey::from_secret(s.as_bytes())),
-                    decoded: s.and_then(b64_decode).map(|b| DecodingKey::from_secret(&b)),
+                    plain: s.map(|s| VerifyKey::secret(s.as_bytes())),
+                    decoded: s.and_then(b64_decode).map(|b| VerifyKey::secret(&b)),
                 }
             }
         };

@@ -478,15 +478,45 @@ fn every_supported_algorithm_authenticates() {
     }
 }
 
+/// An ES512 token signed with the P-521 fixture (jsonwebtoken cannot sign ES512).
+fn es512(claims: Value) -> String {
+    use p521::ecdsa::signature::RandomizedSigner;
+    use p521::pkcs8::DecodePrivateKey;
+    let sk = p521::SecretKey::from_pkcs8_pem(&fixture("ec521_private.pem")).unwrap();
+    let sk = p521::ecdsa::SigningKey::from_bytes(&sk.to_bytes()).unwrap();
+    let input = format!(
+        "{}.{}",
+        seg(&json!({"alg": "ES512", "typ": "JWT"})),
+        seg(&claims)
+    );
+    let sig: p521::ecdsa::Signature = sk.sign_with_rng(&mut rand::rngs::OsRng, input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
+}
+
 #[test]
-fn es512_and_bad_signature_lengths_are_internal_errors() {
+fn es512_authenticates() {
+    let w = world();
+    let p = plugin(&w, json!({}));
+    let t = es512(json!({"iss": "ES512"}));
+    let mut r = bearer(&t);
+    assert!(run(&p, &mut r, &mut RequestCx::default()).is_none());
+    assert_eq!(r.headers["x-credential-identifier"], "ES512");
+    let (hp, sig) = t.rsplit_once('.').unwrap();
+    let mut raw = URL_SAFE_NO_PAD.decode(sig).unwrap();
+    raw[7] ^= 1;
+    let bad = format!("{hp}.{}", URL_SAFE_NO_PAD.encode(raw));
+    assert_401(&p, bearer(&bad), r#"{"message":"Invalid signature"}"#);
+}
+
+#[test]
+fn bad_signature_lengths_are_internal_errors() {
     let w = world();
     let p = plugin(&w, json!({}));
     let h = seg(&json!({"alg": "ES512"}));
     let t = format!(
         "{h}.{}.{}",
         seg(&json!({"iss": "ES512"})),
-        URL_SAFE_NO_PAD.encode([1u8; 132])
+        URL_SAFE_NO_PAD.encode([1u8; 64])
     );
     let out = reject(&p, bearer(&t));
     assert_eq!(out.status, StatusCode::INTERNAL_SERVER_ERROR);

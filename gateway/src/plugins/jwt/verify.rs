@@ -1,6 +1,7 @@
 //! Token decoding and signature verification (Kong's `jwt_parser`), on the raw signing input.
 //!
-//! Verification goes through `jsonwebtoken::crypto::verify` (ring underneath) with the key
+//! Verification goes through `jsonwebtoken::crypto::verify` (ring underneath; ES512 through the
+//! RustCrypto `p521` crate, which ring lacks) with the key
 //! parsed once per snapshot; the token's `alg` must equal the credential's algorithm before
 //! any key is used, which rules out `alg: none` and HS/RS confusion.
 
@@ -8,6 +9,8 @@ use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey};
+use p521::ecdsa::signature::Verifier;
+use p521::pkcs8::DecodePublicKey;
 use serde_json::{Map, Value};
 
 /// Longest token accepted; longer ones are `Bad token; invalid JSON`.
@@ -82,7 +85,7 @@ impl Alg {
         matches!(self, Self::HS256 | Self::HS384 | Self::HS512)
     }
 
-    /// The `jsonwebtoken` algorithm; `None` for ES512 (P-521 is not supported by ring).
+    /// The `jsonwebtoken` algorithm; `None` for ES512 (ring has no P-521; see [`VerifyKey`]).
     pub fn jwt(self) -> Option<Algorithm> {
         Some(match self {
             Self::HS256 => Algorithm::HS256,
@@ -114,19 +117,44 @@ impl Alg {
     }
 
     /// Parse a public key PEM for this (asymmetric) algorithm.
-    pub fn public_key(self, pem: &[u8]) -> Result<DecodingKey, String> {
+    pub fn public_key(self, pem: &[u8]) -> Result<VerifyKey, String> {
         let res = match self {
             Self::RS256 | Self::RS384 | Self::RS512 | Self::PS256 | Self::PS384 | Self::PS512 => {
                 DecodingKey::from_rsa_pem(pem)
             }
             Self::ES256 | Self::ES384 => DecodingKey::from_ec_pem(pem),
             Self::EdDSA => DecodingKey::from_ed_pem(pem),
-            Self::ES512 => return Err("ES512 is not supported by this gateway's crypto".into()),
+            Self::ES512 => {
+                let pem =
+                    std::str::from_utf8(pem).map_err(|e| format!("invalid public key: {e}"))?;
+                let pk = p521::PublicKey::from_public_key_pem(pem)
+                    .map_err(|e| format!("invalid public key: {e}"))?;
+                let vk = p521::ecdsa::VerifyingKey::from_sec1_bytes(&pk.to_sec1_bytes())
+                    .map_err(|e| format!("invalid public key: {e}"))?;
+                return Ok(VerifyKey::P521(Box::new(vk)));
+            }
             Self::HS256 | Self::HS384 | Self::HS512 => {
                 return Err("not a public key algorithm".into())
             }
         };
-        res.map_err(|e| format!("invalid public key: {e}"))
+        res.map(VerifyKey::Jwt)
+            .map_err(|e| format!("invalid public key: {e}"))
+    }
+}
+
+/// A verification key: what `jsonwebtoken` handles (HMAC secrets, RSA, P-256/384, Ed25519),
+/// or a P-521 key verified with the RustCrypto `p521` crate (ES512; ring has no P-521).
+pub enum VerifyKey {
+    /// Verified by `jsonwebtoken::crypto::verify`.
+    Jwt(DecodingKey),
+    /// ES512.
+    P521(Box<p521::ecdsa::VerifyingKey>),
+}
+
+impl VerifyKey {
+    /// An HMAC secret.
+    pub fn secret(bytes: &[u8]) -> Self {
+        Self::Jwt(DecodingKey::from_secret(bytes))
     }
 }
 
@@ -218,7 +246,7 @@ pub enum Verdict {
 
 /// Verify the signature of `tok` with `key` for `alg` (the credential's algorithm, equal to
 /// the token's).
-pub fn verify_signature(tok: &Decoded<'_>, key: &DecodingKey, alg: Alg) -> Verdict {
+pub fn verify_signature(tok: &Decoded<'_>, key: &VerifyKey, alg: Alg) -> Verdict {
     if let Some(len) = alg.required_sig_len() {
         if tok.signature.len() != len {
             return Verdict::Internal(format!(
@@ -227,8 +255,16 @@ pub fn verify_signature(tok: &Decoded<'_>, key: &DecodingKey, alg: Alg) -> Verdi
             ));
         }
     }
+    let key = match key {
+        VerifyKey::P521(vk) => {
+            let ok = p521::ecdsa::Signature::from_slice(&tok.signature)
+                .is_ok_and(|sig| vk.verify(tok.signing_input.as_bytes(), &sig).is_ok());
+            return if ok { Verdict::Valid } else { Verdict::Invalid };
+        }
+        VerifyKey::Jwt(k) => k,
+    };
     let Some(jalg) = alg.jwt() else {
-        return Verdict::Internal(format!("{alg:?} is not supported"));
+        return Verdict::Invalid;
     };
     // `crypto::verify` takes the base64url signature text; feed it the canonical encoding when
     // the token used padding or the standard alphabet.
@@ -305,7 +341,7 @@ mod tests {
 
     #[test]
     fn hs256_verifies_and_rejects_tampering() {
-        let key = DecodingKey::from_secret(b"secret");
+        let key = VerifyKey::secret(b"secret");
         let enc = jsonwebtoken::EncodingKey::from_secret(b"secret");
         let head = jsonwebtoken::Header::new(Algorithm::HS256);
         let token = jsonwebtoken::encode(&head, &serde_json::json!({"iss":"k"}), &enc).unwrap();
@@ -328,7 +364,7 @@ mod tests {
         let p = seg(r#"{"iss":"k"}"#);
         let t = format!("{h}.{p}.{}", seg("short"));
         let d = decode(&t).unwrap();
-        let key = DecodingKey::from_ec_der(&[4; 65]);
+        let key = VerifyKey::Jwt(DecodingKey::from_ec_der(&[4; 65]));
         assert!(matches!(
             verify_signature(&d, &key, Alg::ES256),
             Verdict::Internal(_)
