@@ -373,6 +373,17 @@ async fn routes_and_nesting(db: &TestDb) {
         (&put["name"], &put["service"]),
         (&json!("n2"), &json!({"id": id(&other)}))
     );
+    assert_eq!(
+        s.upsert(
+            Routes,
+            "r1",
+            Some(&parent(Services, "other")),
+            json(json!({"paths": ["/q"]}))
+        )
+        .await
+        .unwrap_err(),
+        ApiError::not_found()
+    );
 
     // Route validation errors go through the store unchanged.
     let e = s.create(Routes, None, json(json!({}))).await.unwrap_err();
@@ -939,6 +950,34 @@ async fn common_errors(db: &TestDb) {
         e.body["message"],
         "UNIQUE violation detected on '{name=\"svc\"}'"
     );
+    let e = s
+        .create(
+            Services,
+            None,
+            json(json!({"host": "h.test", "path": "/a//b"})),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.body,
+        json!({"code":2,"name":"schema violation","message":"schema violation (path: must not have empty segments)","fields":{"path":"must not have empty segments"}})
+    );
+    let ghost = MISSING.replace('6', "9");
+    let e = s
+        .update(Services, &ghost, None, json(json!({})))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status, 404);
+    assert_eq!(
+        e.body,
+        json!({"code":6,"name":"not found","message":format!("could not find the entity with primary key '{{id=\"{ghost}\"}}'"),"fields":{"id":ghost}})
+    );
+    // A parent kind the child has no foreign key to is not a route.
+    let e = s
+        .list(Services, Some(&parent(Consumers, "x")), &q())
+        .await
+        .unwrap_err();
+    assert_eq!(e, ApiError::not_found());
     let e = s
         .create(Services, None, json(json!([1, 2])))
         .await

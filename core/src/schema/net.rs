@@ -221,9 +221,13 @@ fn remove_dot_segments(p: &str) -> String {
 /// Parts of a service `url` shorthand, as they overwrite protocol/host/port/path.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UrlParts {
+    /// The scheme, or `http` (`https` for port 443) without one.
     pub protocol: String,
+    /// Host, `null` when the URL has no authority.
     pub host: Value,
+    /// Port number (a string when not numeric, for the validator to reject).
     pub port: Value,
+    /// Path, `null` when empty.
     pub path: Value,
 }
 
