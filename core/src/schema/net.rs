@@ -26,23 +26,28 @@ fn split_port(s: &str) -> (&str, Option<Result<u16, ()>>) {
     (s, None)
 }
 
+fn is_ip(h: &str) -> bool {
+    let inner = h
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(h);
+    inner.parse::<Ipv6Addr>().is_ok() || h.parse::<Ipv4Addr>().is_ok()
+}
+
+/// Kong's hostname rule: letters, digits, `-`, `_` in non-empty dot-separated labels, no label
+/// ending with `-`.
 fn valid_hostname(h: &str) -> bool {
-    if h.is_empty() {
-        return false;
-    }
-    if let Some(inner) = h.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
-        return inner.parse::<Ipv6Addr>().is_ok();
-    }
-    if h.parse::<Ipv6Addr>().is_ok() || h.parse::<Ipv4Addr>().is_ok() {
+    if is_ip(h) {
         return true;
     }
-    h.split('.').all(|label| {
-        !label.is_empty()
-            && label.len() <= 63
-            && label
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || !c.is_ascii())
-    }) || (h.ends_with('.') && valid_hostname(&h[..h.len() - 1]))
+    !h.is_empty()
+        && h.split('.').all(|label| {
+            !label.is_empty()
+                && !label.ends_with('-')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
 }
 
 /// Kong's `typedefs.host`: a hostname or IP without a port.
@@ -51,7 +56,7 @@ pub fn host(s: &str) -> Result<(), String> {
         return Ok(());
     }
     let (h, port) = split_port(s);
-    if !valid_hostname(h) {
+    if !valid_hostname(h) || s.ends_with(':') {
         return Err(format!("invalid value: {s}"));
     }
     if port.is_some() {
@@ -60,14 +65,14 @@ pub fn host(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Kong's `typedefs.host_with_optional_port`.
+/// Kong's `typedefs.host_with_optional_port` (Kong's `normalize_ip` errors).
 pub fn host_with_optional_port(s: &str) -> Result<(), String> {
     if s.parse::<Ipv6Addr>().is_ok() {
         return Ok(());
     }
     let (h, port) = split_port(s);
-    if !valid_hostname(h) {
-        return Err(format!("invalid value: {s}"));
+    if !valid_hostname(h) || s.ends_with(':') {
+        return Err(format!("invalid hostname: {s}"));
     }
     if let Some(Err(())) = port {
         return Err("invalid port number".into());
@@ -75,40 +80,81 @@ pub fn host_with_optional_port(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Kong's `typedefs.wildcard_host`: one `*`, as the leftmost or rightmost character.
+/// Route `hosts` elements (Kong's `typedefs.hosts`): at most one `*`, as a whole leftmost or
+/// rightmost label, optional `:port`.
+pub fn route_host(s: &str) -> Result<(), String> {
+    if s.matches('*').count() > 1 {
+        return Err("invalid wildcard: must have at most one wildcard".into());
+    }
+    if s.contains('*') && !(s.starts_with("*.") || s.ends_with(".*")) {
+        return Err("invalid wildcard: must be placed at leftmost or rightmost label".into());
+    }
+    host_with_optional_port(&s.replace('*', "abc"))
+}
+
+/// Kong's `typedefs.wildcard_host` (route `snis`): one `*` as the first or last character, no
+/// IP, no port.
 pub fn wildcard_host(s: &str) -> Result<(), String> {
+    let mut host = s.to_string();
     if let Some(idx) = s.find('*') {
-        // Rightmost means the end of the host part, before an optional `:port`.
-        let (h, _) = split_port(s);
-        if idx != 0 && idx + 1 != h.len() {
+        if idx != 0 && idx + 1 != s.len() {
             return Err("wildcard must be leftmost or rightmost character".into());
         }
         if s.matches('*').count() > 1 {
             return Err("only one wildcard must be specified".into());
         }
-        return host_with_optional_port(&s.replacen('*', "wildcard", 1));
+        host = s.replacen('*', "wildcard", 1);
     }
-    host_with_optional_port(s)
+    let (h, port) = split_port(&host);
+    if !valid_hostname(h) || host.ends_with(':') {
+        return Err(format!("invalid value: {host}"));
+    }
+    if is_ip(h) {
+        return Err("must not be an IP".into());
+    }
+    if port.is_some() {
+        return Err("must not have a port".into());
+    }
+    Ok(())
+}
+
+/// Kong's `typedefs.ip_or_cidr`.
+pub fn ip_or_cidr(s: &str) -> Result<(), String> {
+    let (ip, bits) = match s.split_once('/') {
+        Some((ip, bits)) => (ip, Some(bits)),
+        None => (s, None),
+    };
+    let max = if ip.parse::<Ipv4Addr>().is_ok() {
+        32
+    } else if ip.parse::<Ipv6Addr>().is_ok() {
+        128
+    } else {
+        return Err(format!("invalid ip or cidr range: '{s}'"));
+    };
+    match bits {
+        None => Ok(()),
+        Some(b) if b.parse::<u8>().is_ok_and(|n| n <= max) => Ok(()),
+        Some(_) => Err(format!("invalid ip or cidr range: '{s}'")),
+    }
 }
 
 const RFC3986_EXTRA: &str = "-._~/%:@!$&'()*+,;=";
 
-/// Characters and percent-escapes of a path (Kong's `validate_path`).
-fn path_chars(p: &str) -> Result<(), String> {
-    if !p
-        .chars()
+fn rfc3986_chars(p: &str) -> bool {
+    p.chars()
         .all(|c| c.is_ascii_alphanumeric() || RFC3986_EXTRA.contains(c))
-    {
-        return Err(format!(
-            "invalid path: '{p}' (characters outside of the reserved list of RFC 3986 found)"
-        ));
-    }
+}
+
+/// Every `%` starts a two-hex-digit escape (Kong's `invalid url-encoded value`).
+fn percent_escapes(p: &str) -> Result<(), String> {
     let bytes = p.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let esc = &p[i..(i + 3).min(p.len())];
-            if esc.len() < 3 || !esc[1..].bytes().all(|b| b.is_ascii_hexdigit()) {
+            let end = (i + 3).min(bytes.len());
+            let ok = end == i + 3 && bytes[i + 1..end].iter().all(u8::is_ascii_hexdigit);
+            if !ok {
+                let esc = String::from_utf8_lossy(&bytes[i..end]);
                 return Err(format!("invalid url-encoded value: '{esc}'"));
             }
             i += 3;
@@ -127,10 +173,15 @@ pub fn service_path(p: &str) -> Result<(), String> {
     if p.contains("//") {
         return Err("must not have empty segments".into());
     }
-    path_chars(p)
+    if !rfc3986_chars(p) {
+        return Err(format!(
+            "invalid path: '{p}' (characters outside of the reserved list of RFC 3986 found)"
+        ));
+    }
+    percent_escapes(p)
 }
 
-/// Kong's `typedefs.router_path` (route `paths` element): a normalized prefix or `~` regex.
+/// Kong's `typedefs.router_path` (route `paths` element): a normalized prefix or a `~` regex.
 pub fn route_path(p: &str) -> Result<(), String> {
     if !(p.starts_with('/') || p.starts_with("~/")) {
         return Err("should start with: / (fixed path) or ~/ (regex path)".into());
@@ -138,15 +189,18 @@ pub fn route_path(p: &str) -> Result<(), String> {
     if p.contains("//") {
         return Err("must not have empty segments".into());
     }
+    // Kong only reports bad escapes here (its RFC 3986 character check is not applied).
+    if rfc3986_chars(p) {
+        percent_escapes(p)?;
+    }
     if let Some(re) = p.strip_prefix('~') {
         return regex::Regex::new(re).map(|_| ()).map_err(|e| {
             format!(
-                "invalid regex: '{p}' (PCRE returned: {})",
+                "invalid regex: '{re}' (PCRE returned: {})",
                 first_line(&e.to_string())
             )
         });
     }
-    path_chars(p)?;
     let normalized = normalize_path(p);
     if normalized != p {
         return Err(format!(
@@ -164,31 +218,30 @@ fn first_line(s: &str) -> String {
         .to_string()
 }
 
-/// Kong's path normalization: decode escaped unreserved characters, uppercase the other
-/// escapes, and remove `.`/`..` segments (RFC 3986 §6.2.2).
+/// Kong's path normalization (`kong.tools.uri.normalize`): decode every `%XX` escape except
+/// those of reserved characters (which are uppercased), then remove `.`/`..` segments.
 pub fn normalize_path(p: &str) -> String {
-    let mut decoded = String::with_capacity(p.len());
+    const RESERVED: &[u8] = b"!#$%&'()*+,/:;=?@[]";
     let bytes = p.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = &p[i + 1..i + 3];
-            if let Ok(b) = u8::from_str_radix(hex, 16) {
-                let c = b as char;
-                if c.is_ascii_alphanumeric() || "-._~".contains(c) {
-                    decoded.push(c);
+            if let Ok(b) = u8::from_str_radix(&p[i + 1..i + 3], 16) {
+                if RESERVED.contains(&b) {
+                    out.push(b'%');
+                    out.extend(p[i + 1..i + 3].to_ascii_uppercase().bytes());
                 } else {
-                    decoded.push('%');
-                    decoded.push_str(&hex.to_ascii_uppercase());
+                    out.push(b);
                 }
                 i += 3;
                 continue;
             }
         }
-        decoded.push(bytes[i] as char);
+        out.push(bytes[i]);
         i += 1;
     }
-    remove_dot_segments(&decoded)
+    remove_dot_segments(&String::from_utf8_lossy(&out))
 }
 
 fn remove_dot_segments(p: &str) -> String {
@@ -323,17 +376,99 @@ mod tests {
         assert!(host("::1").is_ok());
         assert_eq!(host("example.test:80"), Err("must not have a port".into()));
         assert_eq!(host("exa mple"), Err("invalid value: exa mple".into()));
+    }
+
+    /// Kong's routes schema spec (`hosts attribute`).
+    #[test]
+    fn route_hosts() {
+        for h in [
+            "hello.com",
+            "1991.io",
+            "hello.COM",
+            "example.123",
+            "example_api.com",
+            "localhost",
+            "example.com:80",
+            "example.com:8080",
+            "-with-SUPER-MONKEYS-pc58ag80a8qai00g7n9n",
+            "example.*",
+            "*.example.org",
+            "*.example.org:321",
+        ] {
+            assert_eq!(route_host(h), Ok(()), "{h}");
+        }
+        for h in [
+            "/example",
+            ".example",
+            "example:",
+            "mock;bin",
+            "example.com/org",
+            "example-.org",
+            "example.org-",
+            "hello..example.com",
+            "hello-.example.com",
+        ] {
+            assert_eq!(route_host(h), Err(format!("invalid hostname: {h}")), "{h}");
+        }
+        assert_eq!(
+            route_host("example.com:1000000"),
+            Err("invalid port number".into())
+        );
+        for h in ["*example.com", "www.example*", "mock*bin.com"] {
+            assert_eq!(
+                route_host(h),
+                Err("invalid wildcard: must be placed at leftmost or rightmost label".into())
+            );
+        }
+        for h in ["*.example.*", "**.example.com", "*.example*.*"] {
+            assert_eq!(
+                route_host(h),
+                Err("invalid wildcard: must have at most one wildcard".into())
+            );
+        }
+    }
+
+    #[test]
+    fn sni_hosts() {
         assert!(wildcard_host("*.example.test").is_ok());
         assert!(wildcard_host("example.*").is_ok());
-        assert!(wildcard_host("example.test:8000").is_ok());
         assert_eq!(
-            wildcard_host("ex*ample.test"),
-            Err("wildcard must be leftmost or rightmost character".into())
+            wildcard_host("example.test:8000"),
+            Err("must not have a port".into())
         );
+        assert_eq!(wildcard_host("127.0.0.1"), Err("must not be an IP".into()));
+        for h in ["foo.*.test", "foo*.test"] {
+            assert_eq!(
+                wildcard_host(h),
+                Err("wildcard must be leftmost or rightmost character".into())
+            );
+        }
         assert_eq!(
             wildcard_host("*.example.*"),
             Err("only one wildcard must be specified".into())
         );
+    }
+
+    #[test]
+    fn ips_and_cidrs() {
+        for ok in ["127.0.0.1", "0.0.0.0/0", "::/0", "0.0.0.0/32", "::/128"] {
+            assert_eq!(ip_or_cidr(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "127.",
+            ":::1",
+            "-1",
+            "localhost",
+            "1/0",
+            "0.0.0.0/a",
+            "0.0.0.0/33",
+            "::/129",
+        ] {
+            assert_eq!(
+                ip_or_cidr(bad),
+                Err(format!("invalid ip or cidr range: '{bad}'"))
+            );
+        }
     }
 
     #[test]
@@ -354,14 +489,35 @@ mod tests {
     #[test]
     fn route_paths() {
         assert!(route_path("/api").is_ok());
+        assert!(route_path("/ovo/").is_ok());
+        assert!(route_path("/abcd~user~2").is_ok());
         assert!(route_path("~/api/\\d+$").is_ok());
-        assert!(route_path("~/api/(")
+        assert!(route_path("~/users/(foo/profile")
             .unwrap_err()
-            .starts_with("invalid regex: '~/api/('"));
+            .starts_with("invalid regex: '/users/(foo/profile' (PCRE returned: "));
         assert_eq!(
             route_path("api"),
             Err("should start with: / (fixed path) or ~/ (regex path)".into())
         );
+        for p in ["/foo//bar", "/foo/bar//", "//foo/bar"] {
+            assert_eq!(route_path(p), Err("must not have empty segments".into()));
+        }
+        let bad = [
+            "/some%2words",
+            "/some%0Xwords",
+            "/some%2Gwords",
+            "/some%20words%",
+            "/some%20words%a",
+            "/some%20words%ax",
+        ];
+        let esc = ["%2w", "%0X", "%2G", "%", "%a", "%ax"];
+        for (p, e) in bad.iter().zip(esc) {
+            assert_eq!(
+                route_path(p),
+                Err(format!("invalid url-encoded value: '{e}'")),
+                "{p}"
+            );
+        }
         assert_eq!(
             route_path("/a/../b"),
             Err("non-normalized path, consider use '/b' instead".into())
@@ -369,6 +525,10 @@ mod tests {
         assert_eq!(
             route_path("/%7efoo"),
             Err("non-normalized path, consider use '/~foo' instead".into())
+        );
+        assert_eq!(
+            route_path("/a%2fb"),
+            Err("non-normalized path, consider use '/a%2Fb' instead".into())
         );
         assert!(route_path("/a%2Fb").is_ok());
     }

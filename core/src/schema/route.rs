@@ -81,7 +81,7 @@ fn string_list(
 }
 
 fn method(s: &str) -> Result<(), String> {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_uppercase()) {
+    if s.chars().all(|c| c.is_ascii_uppercase()) {
         Ok(())
     } else {
         Err(format!("invalid value: {s}"))
@@ -106,6 +106,7 @@ fn header_name(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `headers`: a map of header name -> array of strings.
 fn headers(b: &Map<String, Value>, errs: &mut Violations) -> Value {
     let Some(v) = present(b, "headers") else {
         return Value::Null;
@@ -120,22 +121,16 @@ fn headers(b: &Map<String, Value>, errs: &mut Violations) -> Value {
             errs.field("headers", e);
             return Value::Null;
         }
+        if !v.is_array() {
+            errs.field("headers", "expected an array");
+            return Value::Null;
+        }
         match values::strings(v, false, |_| Ok(())) {
-            Ok(list) if list.is_empty() => {
-                errs.field(
-                    "headers",
-                    Value::Object(Map::from_iter([(
-                        k.clone(),
-                        Value::from("length must be at least 1"),
-                    )])),
-                );
-                return Value::Null;
-            }
             Ok(list) => {
                 out.insert(k.clone(), Value::from(list));
             }
             Err(e) => {
-                errs.field("headers", Value::Object(Map::from_iter([(k.clone(), e)])));
+                errs.field("headers", e);
                 return Value::Null;
             }
         }
@@ -143,6 +138,7 @@ fn headers(b: &Map<String, Value>, errs: &mut Violations) -> Value {
     Value::Object(out)
 }
 
+/// `sources` / `destinations`: a set of `{ip, port}` records, at least one of the two set.
 fn endpoints(b: &Map<String, Value>, name: &str, errs: &mut Violations) -> Value {
     let Some(v) = present(b, name) else {
         return Value::Null;
@@ -152,21 +148,47 @@ fn endpoints(b: &Map<String, Value>, name: &str, errs: &mut Violations) -> Value
         return Value::Null;
     };
     let mut out = Vec::new();
-    for item in items {
-        let ok = item.as_object().is_some_and(|o| {
-            o.keys().all(|k| k == "ip" || k == "port")
-                && o.get("ip").is_none_or(|ip| ip.is_null() || ip.is_string())
-                && o.get("port")
-                    .is_none_or(|p| p.is_null() || values::int(p, 0, 65535).is_ok())
-        });
-        if !ok {
-            errs.field(name, "expected a set of records with 'ip' and 'port'");
-            return Value::Null;
+    let mut item_errs: Vec<Value> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let mut e = Map::new();
+        let Value::Object(o) = item else {
+            item_errs.resize(i, Value::Null);
+            item_errs.push(Value::from("expected a record"));
+            continue;
+        };
+        for k in o.keys().filter(|k| *k != "ip" && *k != "port") {
+            e.insert(k.clone(), Value::from("unknown field"));
         }
-        let o = item.as_object().cloned().unwrap_or_default();
-        let ip = o.get("ip").cloned().unwrap_or(Value::Null);
-        let port = o.get("port").cloned().unwrap_or(Value::Null);
-        out.push(serde_json::json!({"ip": ip, "port": port}));
+        let ip = present(o, "ip").cloned().unwrap_or(Value::Null);
+        if let Some(ip) = present(o, "ip") {
+            if let Err(msg) = values::string(ip).and_then(|s| net::ip_or_cidr(s)) {
+                e.insert("ip".into(), Value::from(msg));
+            }
+        }
+        let port = present(o, "port").cloned().unwrap_or(Value::Null);
+        if let Some(p) = present(o, "port") {
+            if let Err(msg) = values::int(p, 0, 65535) {
+                e.insert("port".into(), Value::from(msg));
+            }
+        }
+        if e.is_empty() && ip.is_null() && port.is_null() {
+            e.insert(
+                "@entity".into(),
+                Value::from(vec![
+                    "at least one of these fields must be non-empty: 'ip', 'port'",
+                ]),
+            );
+        }
+        if e.is_empty() {
+            out.push(serde_json::json!({"ip": ip, "port": port}));
+        } else {
+            item_errs.resize(i, Value::Null);
+            item_errs.push(Value::Object(e));
+        }
+    }
+    if !item_errs.is_empty() {
+        errs.field(name, Value::Array(item_errs));
+        return Value::Null;
     }
     Value::Array(out)
 }
@@ -178,6 +200,49 @@ fn non_empty(v: &Value) -> bool {
         Value::Object(o) => !o.is_empty(),
         _ => true,
     }
+}
+
+fn protocols(b: &Map<String, Value>, errs: &mut Violations) -> Vec<String> {
+    let list = match present(b, "protocols") {
+        None => return vec!["http".into(), "https".into()],
+        Some(v) => match values::strings(v, true, |s| {
+            if PROTOCOLS.contains(&s) {
+                Ok(())
+            } else {
+                Err(format!("expected one of: {}", PROTOCOLS.join(", ")))
+            }
+        }) {
+            Ok(list) => list,
+            Err(e) => {
+                errs.field("protocols", e);
+                return Vec::new();
+            }
+        },
+    };
+    if list.is_empty() {
+        errs.field("protocols", "length must be at least 1");
+        return list;
+    }
+    let used: Vec<&[&str]> = GROUPS
+        .iter()
+        .copied()
+        .filter(|g| g.iter().any(|p| list.iter().any(|x| x == p)))
+        .collect();
+    if used.len() > 1 {
+        let sets: Vec<String> = used
+            .iter()
+            .map(|g| {
+                let quoted: Vec<String> = g.iter().map(|p| format!("'{p}'")).collect();
+                format!("({})", quoted.join(", "))
+            })
+            .collect();
+        errs.field(
+            "protocols",
+            format!("these sets are mutually exclusive: {}", sets.join(", ")),
+        );
+        return Vec::new();
+    }
+    list
 }
 
 /// Validate a full route body and return the stored document.
@@ -194,76 +259,33 @@ pub fn validate(
         "name".into(),
         super::opt_string(b, "name", errs, values::utf8_name),
     );
-
-    let protocols: Vec<String> = match present(b, "protocols") {
-        None => vec!["http".into(), "https".into()],
-        Some(v) => match values::strings(v, true, |s| {
-            if PROTOCOLS.contains(&s) {
-                Ok(())
-            } else {
-                Err(format!("expected one of: {}", PROTOCOLS.join(", ")))
-            }
-        }) {
-            Ok(list) if list.is_empty() => {
-                errs.field("protocols", "length must be at least 1");
-                Vec::new()
-            }
-            Ok(list) => list,
-            Err(e) => {
-                errs.field("protocols", e);
-                Vec::new()
-            }
+    let protocols = protocols(b, errs);
+    let family = protocols.first().map(String::as_str).unwrap_or("");
+    let is_grpc = matches!(family, "grpc" | "grpcs");
+    doc.insert(
+        "protocols".into(),
+        match present(b, "protocols") {
+            Some(_) if protocols.is_empty() => b["protocols"].clone(),
+            _ => Value::from(protocols.clone()),
         },
-    };
-    doc.insert("protocols".into(), Value::from(protocols.clone()));
-    doc.insert(
-        "methods".into(),
-        string_list(b, "methods", true, errs, method),
     );
-    doc.insert(
-        "hosts".into(),
-        string_list(b, "hosts", false, errs, net::wildcard_host),
-    );
-    doc.insert(
-        "paths".into(),
-        string_list(b, "paths", false, errs, net::route_path),
-    );
-    doc.insert("headers".into(), headers(b, errs));
     let redirect = match present(b, "https_redirect_status_code") {
         None => Value::from(426),
-        Some(v) => {
-            let codes = [426, 301, 302, 307, 308];
-            match values::int(v, i64::MIN, i64::MAX) {
-                Ok(n) if codes.contains(&n) => Value::from(n),
-                _ => {
-                    errs.field(
-                        "https_redirect_status_code",
-                        "expected one of: 426, 301, 302, 307, 308",
-                    );
-                    Value::Null
-                }
-            }
-        }
+        Some(v) => match values::int(v, i64::MIN, i64::MAX) {
+            Ok(n) if [426, 301, 302, 307, 308].contains(&n) => Value::from(n),
+            Ok(_) => super::check(
+                errs,
+                "https_redirect_status_code",
+                Err("expected one of: 426, 301, 302, 307, 308".into()),
+            ),
+            Err(e) => super::check(errs, "https_redirect_status_code", Err(e)),
+        },
     };
     doc.insert("https_redirect_status_code".into(), redirect);
-    doc.insert(
-        "regex_priority".into(),
-        super::int_or(b, "regex_priority", i64::MIN, i64::MAX, 0, errs),
-    );
-    let is_grpc = !protocols.is_empty() && protocols.iter().all(|p| p == "grpc" || p == "grpcs");
     doc.insert(
         "strip_path".into(),
         super::bool_or(b, "strip_path", !is_grpc, errs),
     );
-    let handling = match present(b, "path_handling") {
-        None => Value::from("v0"),
-        Some(v) => super::check(
-            errs,
-            "path_handling",
-            values::one_of(v, &["v0", "v1"]).map(Value::from),
-        ),
-    };
-    doc.insert("path_handling".into(), handling);
     doc.insert(
         "preserve_host".into(),
         super::bool_or(b, "preserve_host", false, errs),
@@ -276,91 +298,136 @@ pub fn validate(
         "response_buffering".into(),
         super::bool_or(b, "response_buffering", true, errs),
     );
+    doc.insert("tags".into(), values::tags(b, errs));
+    doc.insert(
+        "service".into(),
+        values::foreign(b, "service", "name", errs),
+    );
     doc.insert(
         "snis".into(),
         string_list(b, "snis", true, errs, net::wildcard_host),
     );
     doc.insert("sources".into(), endpoints(b, "sources", errs));
     doc.insert("destinations".into(), endpoints(b, "destinations", errs));
-    doc.insert("tags".into(), values::tags(b, errs));
     doc.insert(
-        "service".into(),
-        values::foreign(b, "service", "name", errs),
+        "methods".into(),
+        string_list(b, "methods", true, errs, method),
     );
+    doc.insert(
+        "hosts".into(),
+        string_list(b, "hosts", false, errs, net::route_host),
+    );
+    doc.insert(
+        "paths".into(),
+        string_list(b, "paths", false, errs, net::route_path),
+    );
+    doc.insert("headers".into(), headers(b, errs));
+    doc.insert(
+        "regex_priority".into(),
+        super::int_or(b, "regex_priority", i64::MIN, i64::MAX, 0, errs),
+    );
+    let handling = match present(b, "path_handling") {
+        None => Value::from("v0"),
+        Some(v) => super::check(
+            errs,
+            "path_handling",
+            values::one_of(v, &["v0", "v1"]).map(Value::from),
+        ),
+    };
+    doc.insert("path_handling".into(), handling);
 
-    if !protocols.is_empty() && !errs.has("protocols") {
-        entity_checks(&doc, &protocols, errs);
+    if !protocols.is_empty() {
+        subschema_checks(&doc, &protocols, errs);
     }
     doc
 }
 
-fn entity_checks(doc: &Map<String, Value>, protocols: &[String], errs: &mut Violations) {
-    let has = |p: &str| protocols.iter().any(|x| x == p);
-    let used: Vec<&[&str]> = GROUPS
-        .iter()
-        .copied()
-        .filter(|g| g.iter().any(|p| has(p)))
-        .collect();
-    if used.len() > 1 {
-        let sets: Vec<String> = used
-            .iter()
-            .map(|g| {
-                format!(
-                    "({})",
-                    g.iter()
-                        .map(|p| format!("'{p}'"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            })
-            .collect();
-        errs.entity(format!(
-            "these sets are mutually exclusive: {}",
-            sets.join(", ")
-        ));
+/// Record `msg` on each of `fields` that is set (Kong's `no_*` typedefs of a subschema).
+fn forbid(doc: &Map<String, Value>, fields: &[&str], msg: &str, errs: &mut Violations) {
+    for f in fields {
+        if !doc[*f].is_null() && !errs.has(f) {
+            errs.field(f, msg.replace("{}", f));
+        }
+    }
+}
+
+/// At least one of `fields` is non-empty, unless one of them is already in error.
+fn at_least_one(doc: &Map<String, Value>, fields: &[&str], proto: &str, errs: &mut Violations) {
+    if fields.iter().any(|f| errs.has(f)) || fields.iter().any(|f| non_empty(&doc[*f])) {
         return;
     }
-    let http_like = protocols
-        .iter()
-        .all(|p| matches!(p.as_str(), "http" | "https" | "grpc" | "grpcs"));
-    if http_like {
-        let secure = protocols.iter().any(|p| p == "https" || p == "grpcs");
-        let mut fields = vec!["methods", "hosts", "headers", "paths"];
-        if secure {
-            fields.push("snis");
-        }
-        if !fields.iter().any(|f| non_empty(&doc[*f])) {
-            let list = fields
-                .iter()
-                .map(|f| format!("'{f}'"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let proto = if secure { "https" } else { "http" };
-            errs.entity(format!(
-                "must set one of {list} when 'protocols' is '{proto}'"
-            ));
-        }
-        if !secure && non_empty(&doc["snis"]) && !errs.has("snis") {
-            errs.entity("'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or 'tls_passthrough'");
-        }
-        for f in ["sources", "destinations"] {
-            if non_empty(&doc[f]) && !errs.has(f) {
-                errs.entity(format!(
-                    "cannot set '{f}' when 'protocols' is 'http' or 'https'"
-                ));
+    let list: Vec<String> = fields.iter().map(|f| format!("'{f}'")).collect();
+    errs.entity(format!(
+        "must set one of {} when 'protocols' is {proto}",
+        list.join(", ")
+    ));
+}
+
+/// The checks of Kong's route subschema (chosen by the first protocol) and the `snis` rule.
+fn subschema_checks(doc: &Map<String, Value>, protocols: &[String], errs: &mut Violations) {
+    let has = |p: &str| protocols.iter().any(|x| x == p);
+    let all_in = |set: &[&str]| protocols.iter().all(|p| set.contains(&p.as_str()));
+    match protocols[0].as_str() {
+        "http" | "https" => {
+            forbid(
+                doc,
+                &["sources", "destinations"],
+                "cannot set '{}' when 'protocols' is 'http' or 'https'",
+                errs,
+            );
+            if has("https") {
+                let f = ["methods", "hosts", "headers", "paths", "snis"];
+                at_least_one(doc, &f, "'https'", errs);
+            } else {
+                at_least_one(
+                    doc,
+                    &["methods", "hosts", "headers", "paths"],
+                    "'http'",
+                    errs,
+                );
             }
         }
-        if protocols.iter().all(|p| p == "grpc" || p == "grpcs")
-            && doc["strip_path"] == Value::Bool(true)
-        {
-            errs.field("strip_path", "value must be false");
-            errs.entity("failed conditional validation given value of field 'protocols'");
+        "grpc" | "grpcs" => {
+            if doc["strip_path"] == Value::Bool(true) {
+                errs.field(
+                    "strip_path",
+                    "cannot set 'strip_path' when 'protocols' is 'grpc' or 'grpcs'",
+                );
+            }
+            forbid(
+                doc,
+                &["methods", "sources", "destinations"],
+                "cannot set '{}' when 'protocols' is 'grpc' or 'grpcs'",
+                errs,
+            );
+            if has("grpcs") {
+                at_least_one(doc, &["hosts", "headers", "paths", "snis"], "'grpcs'", errs);
+            } else {
+                at_least_one(doc, &["hosts", "headers", "paths"], "'grpc'", errs);
+            }
         }
-    } else {
-        let fields = ["sources", "destinations", "snis"];
-        if !fields.iter().any(|f| non_empty(&doc[*f])) {
-            errs.entity("must set one of 'sources', 'destinations', 'snis' when 'protocols' is 'tcp', 'tls', 'tls_passthrough' or 'udp'");
+        _ => {
+            forbid(
+                doc,
+                &["methods", "hosts", "paths", "headers"],
+                "cannot set '{}' when 'protocols' is 'tcp', 'tls', 'tls_passthrough' or 'udp'",
+                errs,
+            );
+            if all_in(&["tcp", "tls", "udp"]) {
+                let f = ["sources", "destinations", "snis"];
+                at_least_one(doc, &f, "'tcp', 'tls' or 'udp'", errs);
+            } else if all_in(&["tls_passthrough"]) && !non_empty(&doc["snis"]) && !errs.has("snis")
+            {
+                errs.entity("must set snis when 'protocols' is 'tls_passthrough'");
+            }
         }
+    }
+    if all_in(&["http", "grpc", "tcp", "udp"]) && non_empty(&doc["snis"]) && !errs.has("snis") {
+        errs.field(
+            "snis",
+            "'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or 'tls_passthrough'",
+        );
+        errs.entity("failed conditional validation given value of field 'protocols'");
     }
 }
 
@@ -422,7 +489,7 @@ mod tests {
         );
         assert_eq!(
             err.body["fields"]["hosts"],
-            json!(["wildcard must be leftmost or rightmost character"])
+            json!(["invalid wildcard: must be placed at leftmost or rightmost label"])
         );
         let err = run(EntityKind::Routes, json!({"headers": {"Host": ["x"]}})).unwrap_err();
         assert_eq!(
@@ -434,10 +501,15 @@ mod tests {
             json!({"paths": ["/a"], "protocols": ["http", "grpc"]}),
         )
         .unwrap_err();
-        assert!(err.body["fields"]["@entity"][0]
-            .as_str()
-            .unwrap()
-            .contains("mutually exclusive"));
+        assert_eq!(
+            err.body["fields"],
+            json!({"protocols": "these sets are mutually exclusive: ('http', 'https'), ('grpc', 'grpcs')"})
+        );
+        let err = run(EntityKind::Routes, json!({"protocols": ["https", "tcp"]})).unwrap_err();
+        assert_eq!(
+            err.body["fields"]["protocols"],
+            "these sets are mutually exclusive: ('http', 'https'), ('tcp', 'tls', 'udp')"
+        );
         let err = run(
             EntityKind::Routes,
             json!({"paths": ["/a"], "protocols": ["ftp"]}),
@@ -452,7 +524,92 @@ mod tests {
             json!({"paths": ["/a"], "protocols": ["grpc"], "strip_path": true}),
         )
         .unwrap_err();
-        assert_eq!(err.body["fields"]["strip_path"], "value must be false");
+        assert_eq!(
+            err.body["fields"],
+            json!({"strip_path": "cannot set 'strip_path' when 'protocols' is 'grpc' or 'grpcs'"})
+        );
+    }
+
+    /// Subschema rules from Kong's routes spec.
+    #[test]
+    fn protocol_families() {
+        for p in ["tcp", "tls", "udp"] {
+            let body = json!({"protocols": [p], "sources": [{"ip": "127.0.0.1"}], "paths": ["/"]});
+            let err = run(EntityKind::Routes, body).unwrap_err();
+            assert_eq!(
+                err.body["fields"],
+                json!({"paths": "cannot set 'paths' when 'protocols' is 'tcp', 'tls', 'tls_passthrough' or 'udp'"})
+            );
+            let body = json!({"protocols": [p], "sources": [{"ip": "127.0.0.1"}, {"port": 8000}]});
+            let doc = run(EntityKind::Routes, body).unwrap();
+            assert_eq!(
+                doc["sources"],
+                json!([{"ip": "127.0.0.1", "port": null}, {"ip": null, "port": 8000}])
+            );
+        }
+        let body = json!({"protocols": ["tcp"], "sources": [{"ip": "127.0.0.1"}, {"ip": "x", "port": 65536}]});
+        let err = run(EntityKind::Routes, body).unwrap_err();
+        assert_eq!(
+            err.body["fields"],
+            json!({"sources": [null, {"ip": "invalid ip or cidr range: 'x'", "port": "value should be between 0 and 65535"}]})
+        );
+        let err = run(EntityKind::Routes, json!({"protocols": ["tcp"]})).unwrap_err();
+        assert_eq!(
+            err.body["message"],
+            "schema violation (must set one of 'sources', 'destinations', 'snis' when 'protocols' is 'tcp', 'tls' or 'udp')"
+        );
+        let err = run(
+            EntityKind::Routes,
+            json!({"paths": ["/a"], "sources": [{"ip": "10.0.0.1"}]}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.body["fields"],
+            json!({"sources": "cannot set 'sources' when 'protocols' is 'http' or 'https'"})
+        );
+        let err = run(
+            EntityKind::Routes,
+            json!({"paths": ["/a"], "protocols": ["http"], "snis": ["example.test"]}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.body["fields"],
+            json!({"snis": "'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or 'tls_passthrough'",
+                   "@entity": ["failed conditional validation given value of field 'protocols'"]})
+        );
+        assert!(run(EntityKind::Routes, json!({"snis": ["example.test"]})).is_ok());
+        let err = run(
+            EntityKind::Routes,
+            json!({"protocols": ["grpc"], "methods": ["GET"], "paths": ["/a"]}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.body["fields"],
+            json!({"methods": "cannot set 'methods' when 'protocols' is 'grpc' or 'grpcs'"})
+        );
+        let err = run(EntityKind::Routes, json!({"protocols": ["grpcs"]})).unwrap_err();
+        assert_eq!(
+            err.body["message"],
+            "schema violation (must set one of 'hosts', 'headers', 'paths', 'snis' when 'protocols' is 'grpcs')"
+        );
+    }
+
+    #[test]
+    fn headers_shapes() {
+        let doc = run(EntityKind::Routes, json!({"headers": {"x-a": ["1", "2"]}})).unwrap();
+        assert_eq!(doc["headers"], json!({"x-a": ["1", "2"]}));
+        let err = run(EntityKind::Routes, json!({"headers": {"location": true}})).unwrap_err();
+        assert_eq!(err.body["fields"]["headers"], "expected an array");
+        let err = run(EntityKind::Routes, json!({"headers": {"location": [""]}})).unwrap_err();
+        assert_eq!(
+            err.body["fields"]["headers"],
+            json!(["length must be at least 1"])
+        );
+        let err = run(EntityKind::Routes, json!({"methods": [""]})).unwrap_err();
+        assert_eq!(
+            err.body["fields"]["methods"],
+            json!(["length must be at least 1"])
+        );
     }
 
     #[test]

@@ -208,6 +208,7 @@ pub fn strings(
     let mut errors: Vec<Value> = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let res = match item {
+            Value::String(s) if s.is_empty() => Err("length must be at least 1".to_string()),
             Value::String(s) => check(s).map(|_| s.clone()),
             _ => Err("expected a string".to_string()),
         };
@@ -234,7 +235,7 @@ pub fn strings(
 pub fn tag(s: &str) -> Result<(), String> {
     let ok = !s.is_empty()
         && s.chars()
-            .all(|c| !c.is_ascii() || (c.is_ascii_graphic() && c != ',' && c != '/'));
+            .all(|c| !c.is_ascii() || ((c.is_ascii_graphic() || c == ' ') && c != ',' && c != '/'));
     if ok {
         Ok(())
     } else {
