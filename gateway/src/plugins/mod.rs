@@ -46,7 +46,8 @@ pub struct Authenticated {
 pub struct RequestCx {
     /// Set by an auth plugin on success (or to the anonymous consumer).
     pub authenticated: Option<Authenticated>,
-    /// Whether the request is a CORS preflight answered by the gateway (set by cors).
+    /// Whether the request is a CORS preflight (set by cors: answered by it, or proxied with
+    /// `preflight_continue`; either way its header_filter then adds nothing).
     pub preflight: bool,
     /// The request id (`X-Kong-Request-Id`), used in error-template bodies made by plugins;
     /// empty when unknown (plugins then fall back to the request's `X-Kong-Request-Id`).

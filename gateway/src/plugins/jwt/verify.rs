@@ -197,10 +197,14 @@ pub struct Decoded<'t> {
     pub signature_b64: &'t str,
 }
 
+/// A segment's JSON. Like Lua indexing a decoded array or string, those read as having no
+/// fields (so a `[..]` header is `invalid alg`); numbers, booleans and `null`, which Lua cannot
+/// index at all, are `invalid JSON` here (Kong would fail with a 500).
 fn json_object(segment: &str) -> Result<Map<String, Value>, DecodeError> {
     let raw = b64_decode(segment).ok_or(DecodeError::Json)?;
     match serde_json::from_slice(&raw) {
         Ok(Value::Object(m)) => Ok(m),
+        Ok(Value::Array(_) | Value::String(_)) => Ok(Map::new()),
         _ => Err(DecodeError::Json),
     }
 }
@@ -311,8 +315,12 @@ mod tests {
         assert_eq!(decode(&format!("{h}.{p}")).unwrap_err(), DecodeError::Json);
         assert_eq!(decode(&format!("{h}.!!.x")).unwrap_err(), DecodeError::Json);
         assert_eq!(
-            decode(&format!("{}.{p}.x", seg("[1]"))).unwrap_err(),
+            decode(&format!("{}.{p}.x", seg("1"))).unwrap_err(),
             DecodeError::Json
+        );
+        assert_eq!(
+            decode(&format!("{}.{p}.x", seg("[1]"))).unwrap_err(),
+            DecodeError::Alg
         );
         assert_eq!(
             decode(&format!("{}.{p}.x", seg(r#"{"alg":"none"}"#))).unwrap_err(),
