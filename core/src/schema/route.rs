@@ -161,7 +161,7 @@ fn endpoints(b: &Map<String, Value>, name: &str, errs: &mut Violations) -> Value
         }
         let ip = present(o, "ip").cloned().unwrap_or(Value::Null);
         if let Some(ip) = present(o, "ip") {
-            if let Err(msg) = values::string(ip).and_then(|s| net::ip_or_cidr(s)) {
+            if let Err(msg) = values::string(ip).and_then(net::ip_or_cidr) {
                 e.insert("ip".into(), Value::from(msg));
             }
         }
