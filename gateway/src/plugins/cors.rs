@@ -181,28 +181,31 @@ impl CorsPlugin {
     }
 
     /// Kong's `configure_origin`: sets the origin headers on `out`; returns "allow all".
-    fn configure_origin(&self, req: &request::Parts, out: &mut HeaderMap) -> bool {
+    /// `filter` tells the header_filter phase (Vary appended) from the preflight (Vary set).
+    fn configure_origin(&self, req: &request::Parts, out: &mut HeaderMap, filter: bool) -> bool {
         let entries = match &self.origins {
             Origins::AllowAll => {
                 out.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
                 return true;
             }
             Origins::Literal(v) => {
-                add_vary_origin(out);
+                add_vary_origin(out, filter);
                 out.insert(ACCESS_CONTROL_ALLOW_ORIGIN, v.clone());
                 return false;
             }
             Origins::Match(entries) => entries,
         };
-        add_vary_origin(out);
+        add_vary_origin(out, filter);
         if let Some(origin) = req.headers.get(ORIGIN).and_then(|v| v.to_str().ok()) {
+            // Kong returns "allow all" on a `*` entry before testing any other entry.
+            if entries.iter().any(|e| matches!(e, Entry::Star)) {
+                out.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+                return true;
+            }
             let (domain, host) = normalize_origin(origin);
             for entry in entries {
                 let found = match entry {
-                    Entry::Star => {
-                        out.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-                        return true;
-                    }
+                    Entry::Star => false,
                     Entry::Regex { re, by_host } => {
                         re.is_match(if *by_host { &host } else { &domain })
                     }
@@ -221,7 +224,13 @@ impl CorsPlugin {
     }
 
     /// Kong's `configure_credentials`.
-    fn configure_credentials(&self, req: &request::Parts, allow_all: bool, out: &mut HeaderMap) {
+    fn configure_credentials(
+        &self,
+        req: &request::Parts,
+        allow_all: bool,
+        out: &mut HeaderMap,
+        filter: bool,
+    ) {
         if !self.credentials {
             return;
         }
@@ -232,13 +241,14 @@ impl CorsPlugin {
             );
             return;
         }
+        // ACAC cannot go with ACAO `*`: echo the Origin instead.
         if let Some(origin) = req.headers.get(ORIGIN) {
+            add_vary_origin(out, filter);
             out.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
             out.insert(
                 ACCESS_CONTROL_ALLOW_CREDENTIALS,
                 HeaderValue::from_static("true"),
             );
-            add_vary_origin(out);
         }
     }
 
@@ -248,8 +258,8 @@ impl CorsPlugin {
         *res.status_mut() = StatusCode::OK;
         let h = res.headers_mut();
         h.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
-        let allow_all = self.configure_origin(req, h);
-        self.configure_credentials(req, allow_all, h);
+        let allow_all = self.configure_origin(req, h, false);
+        self.configure_credentials(req, allow_all, h, false);
         match (
             &self.allow_headers,
             req.headers.get(ACCESS_CONTROL_REQUEST_HEADERS),
@@ -278,36 +288,22 @@ impl CorsPlugin {
     }
 }
 
-/// Add `Origin` to `Vary` unless already listed (appended to an upstream `Vary`).
-fn add_vary_origin(h: &mut HeaderMap) {
-    let listed = h
-        .get_all(VARY)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("origin") || t.trim() == "*");
-    if listed {
-        return;
-    }
-    let existing: Vec<&str> = h
-        .get_all(VARY)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    if existing.is_empty() {
-        h.insert(VARY, HeaderValue::from_static("Origin"));
+/// Kong's `add_vary_header`: the preflight sets `Vary: Origin`; header_filter adds a `Vary:
+/// Origin` line after the upstream's (Kong's `add_header`, no de-duplication).
+fn add_vary_origin(h: &mut HeaderMap, filter: bool) {
+    let origin = HeaderValue::from_static("Origin");
+    if filter {
+        h.append(VARY, origin);
     } else {
-        let joined = format!("{}, Origin", existing.join(", "));
-        if let Ok(v) = HeaderValue::from_str(&joined) {
-            h.insert(VARY, v);
-        }
+        h.insert(VARY, origin);
     }
 }
 
-/// Kong's preflight test: OPTIONS with a non-empty `Origin` and `Access-Control-Request-Method`.
+/// Kong's preflight test: OPTIONS with `Origin` and `Access-Control-Request-Method` headers
+/// (Lua's `get_header` truthiness: present, even if empty).
 fn is_preflight(req: &request::Parts) -> bool {
     req.method == Method::OPTIONS
-        && req.headers.get(ORIGIN).is_some_and(|v| !v.is_empty())
+        && req.headers.contains_key(ORIGIN)
         && req.headers.contains_key(ACCESS_CONTROL_REQUEST_METHOD)
 }
 
@@ -340,8 +336,8 @@ impl Plugin for CorsPlugin {
         if !self.allow_origin_absent && !req.headers.contains_key(ORIGIN) {
             return;
         }
-        let allow_all = self.configure_origin(req, &mut res.headers);
-        self.configure_credentials(req, allow_all, &mut res.headers);
+        let allow_all = self.configure_origin(req, &mut res.headers, true);
+        self.configure_credentials(req, allow_all, &mut res.headers, true);
         if let Some(v) = &self.expose_headers {
             res.headers.insert(ACCESS_CONTROL_EXPOSE_HEADERS, v.clone());
         }
