@@ -802,7 +802,10 @@ async fn jwt_credentials(db: &TestDb) {
         )
         .await
         .unwrap_err();
-    assert_eq!(e.body["fields"], json!({"rsa_public_key": "invalid key"}));
+    assert_eq!(
+        e.body["fields"],
+        json!({"rsa_public_key": "invalid key", "@entity": ["failed conditional validation given value of field 'algorithm'"]})
+    );
     let rs = s
         .create(
             JwtSecrets,

@@ -108,7 +108,9 @@ pub fn validate(
                     errs.entity("failed conditional validation given value of field 'algorithm'");
                 }
                 Some(pem) if !public_key_fits(alg, pem) => {
-                    errs.field("rsa_public_key", "invalid key")
+                    // Kong's conditional carries the key check: field and entity errors.
+                    errs.field("rsa_public_key", "invalid key");
+                    errs.entity("failed conditional validation given value of field 'algorithm'");
                 }
                 Some(_) => {}
             }
@@ -204,13 +206,19 @@ MCowBQYDK2VwAyEA6NUiY71aF2f47R8/Ac7vaxW0GCtq2TWmB+ab88jGFKE=
             json!({"consumer": {"id": CONSUMER}, "algorithm": "RS256", "rsa_public_key": "nope"}),
         )
         .unwrap_err();
-        assert_eq!(err.body["fields"], json!({"rsa_public_key": "invalid key"}));
+        assert_eq!(
+            err.body["fields"],
+            json!({"rsa_public_key": "invalid key", "@entity": ["failed conditional validation given value of field 'algorithm'"]})
+        );
         let err = run(
             EntityKind::JwtSecrets,
             json!({"consumer": {"id": CONSUMER}, "algorithm": "ES256", "rsa_public_key": RSA_PEM}),
         )
         .unwrap_err();
-        assert_eq!(err.body["fields"], json!({"rsa_public_key": "invalid key"}));
+        assert_eq!(
+            err.body["fields"],
+            json!({"rsa_public_key": "invalid key", "@entity": ["failed conditional validation given value of field 'algorithm'"]})
+        );
         for (alg, pem) in [
             ("RS256", RSA_PEM),
             ("PS512", RSA_PEM),

@@ -300,7 +300,7 @@ pub fn parse_url(s: &str) -> UrlParts {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
         if valid {
-            scheme = Some(cand.to_ascii_lowercase());
+            scheme = Some(cand.to_string());
             rest = &rest[colon + 1..];
         }
     }
@@ -316,7 +316,7 @@ pub fn parse_url(s: &str) -> UrlParts {
             host = Value::String(h.to_string());
         }
         if let Some(p) = p {
-            port = Some(match p.parse::<u16>() {
+            port = Some(match p.parse::<i64>() {
                 Ok(n) => Value::from(n),
                 Err(_) => Value::String(p.to_string()),
             });
@@ -329,7 +329,7 @@ pub fn parse_url(s: &str) -> UrlParts {
     };
     let port = port.unwrap_or_else(|| {
         Value::from(match protocol.as_str() {
-            "https" | "grpcs" | "tls" | "wss" => 443,
+            "https" | "wss" => 443,
             _ => 80,
         })
     });
@@ -550,6 +550,10 @@ mod tests {
             (u.protocol.as_str(), u.host, u.port, u.path),
             ("https", json!("service.test"), json!(443), json!("/"))
         );
+        let u = parse_url("grpcs://g.test");
+        assert_eq!((u.protocol.as_str(), u.port), ("grpcs", json!(80)));
+        let u = parse_url("http://h.test:70000");
+        assert_eq!(u.port, json!(70000));
         let u = parse_url("invalid url");
         assert_eq!((u.host, u.path), (Value::Null, json!("invalid url")));
         let u = parse_url("http://user:pw@up.test:8080/a/b?q=1");

@@ -173,10 +173,8 @@ pub fn validate(
                 }
             }
         }
-        if matches!(
-            protocol.as_str(),
-            "tcp" | "tls" | "tls_passthrough" | "udp" | "grpc" | "grpcs"
-        ) && !path.is_null()
+        if matches!(protocol.as_str(), "tcp" | "tls" | "udp" | "grpc" | "grpcs")
+            && !path.is_null()
             && !errs.has("path")
         {
             errs.field("path", "value must be null");
