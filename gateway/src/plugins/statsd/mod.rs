@@ -106,7 +106,7 @@ struct Metric {
 /// The compiled `statsd` plugin.
 #[derive(Debug)]
 pub struct StatsdPlugin {
-    /// `<prefix>.` (with `node.<host>.` when `hostname_in_prefix`), or empty.
+    /// `<prefix>.` (with `node.<host>.` when `hostname_in_prefix`).
     prefix: String,
     metrics: Vec<Metric>,
     allow_status: Option<Vec<(u16, u16)>>,
@@ -144,12 +144,13 @@ impl StatsdPlugin {
     /// same endpoint.
     pub fn build(config: &Value) -> Result<Self, String> {
         let cfg = StatsdConfig::from_value(config)?;
-        let prefix = match cfg.prefix.as_deref() {
-            None | Some("") => String::new(),
-            Some(p) if cfg.hostname_in_prefix && cfg.tag_style.is_none() => {
-                format!("{p}.node.{}.", hostname())
-            }
-            Some(p) => format!("{p}."),
+        // Kong's logger falls back to `kong` for a null prefix and always joins with `.`
+        // (an empty prefix gives a leading dot, as in Kong).
+        let base = cfg.prefix.as_deref().unwrap_or("kong");
+        let prefix = if cfg.hostname_in_prefix && cfg.tag_style.is_none() {
+            format!("{base}.node.{}.", hostname())
+        } else {
+            format!("{base}.")
         };
         let metrics = cfg
             .metrics

@@ -177,7 +177,7 @@ fn rates_types_prefix_and_status_filter() {
         json!({"port": dead_port(), "prefix": null, "hostname_in_prefix": false,
                           "metrics": [{"name": "request_count", "stat_type": "counter", "sample_rate": 1}]}),
     );
-    assert_eq!(p.lines(&s), vec!["service.s.request.count:1|c"]);
+    assert_eq!(p.lines(&s), vec!["kong.service.s.request.count:1|c"]);
     let p = plugin(json!({"port": dead_port(), "hostname_in_prefix": true,
                           "metrics": [{"name": "request_count", "stat_type": "counter", "sample_rate": 1}]}));
     assert_eq!(
