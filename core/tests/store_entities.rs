@@ -733,6 +733,32 @@ async fn plugins_scopes_and_errors(db: &TestDb) {
     // Consumer delete cascades its plugins.
     s.delete(Consumers, "bob", None).await.unwrap();
     assert_eq!(s.plugin_names().await.unwrap(), ["cors"]);
+
+    // Direct deletes, by instance name and by id, nested and not.
+    let named = s
+        .create(
+            Plugins,
+            None,
+            json(json!({"name": "statsd", "instance_name": "gone"})),
+        )
+        .await
+        .unwrap();
+    s.delete(Plugins, "gone", None).await.unwrap();
+    assert_eq!(
+        s.get(Plugins, &id(&named), None).await.unwrap_err(),
+        ApiError::not_found()
+    );
+    assert_eq!(
+        s.delete(Plugins, &id(&on_svc), Some(&parent(Routes, "r")))
+            .await
+            .unwrap_err(),
+        ApiError::not_found()
+    );
+    s.delete(Plugins, &id(&on_svc), Some(&parent(Services, "svc")))
+        .await
+        .unwrap();
+    s.delete(Plugins, &id(&cors), None).await.unwrap();
+    assert!(s.plugin_names().await.unwrap().is_empty());
 }
 
 const RSA_PEM: &str = "-----BEGIN PUBLIC KEY-----
@@ -880,7 +906,20 @@ async fn jwt_credentials(db: &TestDb) {
     );
     assert!(put.get("updated_at").is_none());
 
-    s.delete(Consumers, "bob", None).await.unwrap();
+    // Direct delete by key under the owner; the consumer itself by id.
+    s.delete(JwtSecrets, "bob-iss", Some(&bob_scope))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get(JwtSecrets, "bob-iss", None).await.unwrap_err(),
+        ApiError::not_found()
+    );
+    assert_eq!(s.list(JwtSecrets, None, &q()).await.unwrap().data.len(), 2);
+    assert_eq!(
+        s.get(Consumers, &id(&bob), None).await.unwrap(),
+        s.get(Consumers, "bob", None).await.unwrap()
+    );
+    s.delete(Consumers, &id(&bob), None).await.unwrap();
     assert!(s
         .list(JwtSecrets, None, &q())
         .await

@@ -10,6 +10,12 @@
 //! * Every committed write bumps the configuration version and notifies listeners
 //!   (`pg_notify(NOTIFY_CHANNEL, version)` on Postgres) in the same transaction.
 //! * [`Store::load_config`] reads everything at one version for the gateway.
+//!
+//! Layout: `db` opens the pool (sqlx `Any`: one SQL dialect for both databases), migrates and
+//! provides the write transaction; `table` is the row-level SQL; `write` implements
+//! POST/PUT/PATCH/DELETE on top of [`crate::schema`]; `read` serves lookups, pages and the
+//! consistent load. Writers serialize on the `config_version` row, so every uniqueness and
+//! reference check inside a write transaction sees the latest committed state.
 
 use serde_json::Value;
 use sqlx::AnyPool;
