@@ -25,6 +25,7 @@ both!(
     jwt_credentials,
     common_errors,
     form_input,
+    python_client_flow,
 );
 
 async fn services_crud(db: &TestDb) {
@@ -1075,4 +1076,117 @@ async fn form_input(db: &TestDb) {
         (&p["config"]["port"], &p["enabled"]),
         (&json!(9125), &json!(true))
     );
+}
+
+/// The exact calls of the `scw-gateway` client (gateway.py): add a route with CORS and JWT,
+/// list, add a consumer with a JWT credential, install statsd, delete everything.
+async fn python_client_flow(db: &TestDb) {
+    let s = &db.store;
+    let name = "_api_v1";
+    let svc = s
+        .upsert(
+            Services,
+            name,
+            None,
+            json(json!({"name": name, "url": "http://backend.test:8080"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (&svc["host"], &svc["port"], &svc["protocol"]),
+        (&json!("backend.test"), &json!(8080), &json!("http"))
+    );
+    let route_body =
+        json!({"name": name, "paths": ["/api/v1"], "service": {"name": name}, "methods": null});
+    let route = s
+        .upsert(Routes, name, None, json(route_body.clone()))
+        .await
+        .unwrap();
+    assert_eq!(route["service"], json!({"id": id(&svc)}));
+    // Re-running add_route is idempotent: same ids, 409 on the plugins (ignored by the client).
+    let again = s
+        .upsert(
+            Services,
+            name,
+            None,
+            json(json!({"name": name, "url": "http://backend.test:8080"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(id(&again), id(&svc));
+    assert_eq!(
+        id(&s
+            .upsert(Routes, name, None, json(route_body))
+            .await
+            .unwrap()),
+        id(&route)
+    );
+    let scope = parent(Routes, name);
+    let cors = json!({"name": "cors", "config": {"origins": ["*"], "headers": ["*"], "credentials": true}});
+    s.create(Plugins, Some(&scope), json(cors.clone()))
+        .await
+        .unwrap();
+    s.create(Plugins, Some(&scope), json(json!({"name": "jwt"})))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.create(Plugins, Some(&scope), json(cors))
+            .await
+            .unwrap_err()
+            .status,
+        409
+    );
+    assert_eq!(
+        s.create(Plugins, Some(&scope), json(json!({"name": "jwt"})))
+            .await
+            .unwrap_err()
+            .status,
+        409
+    );
+
+    // get_routes: every plugin carries its route id.
+    let plugins = s.list(Plugins, None, &q()).await.unwrap();
+    assert_eq!(plugins.data.len(), 2);
+    assert!(plugins
+        .data
+        .iter()
+        .all(|p| p["route"]["id"] == json!(id(&route))));
+    let routes = s.list(Routes, None, &q()).await.unwrap();
+    assert_eq!(routes.data[0]["paths"][0], "/api/v1");
+    assert_eq!(routes.data[0]["methods"], Value::Null);
+
+    s.create(Consumers, None, json(json!({"username": "alice"})))
+        .await
+        .unwrap();
+    let cred = s
+        .create(
+            JwtSecrets,
+            Some(&parent(Consumers, "alice")),
+            form(Value::Null),
+        )
+        .await
+        .unwrap();
+    let creds = s
+        .list(JwtSecrets, Some(&parent(Consumers, "alice")), &q())
+        .await
+        .unwrap();
+    assert_eq!(creds.data, vec![cred]);
+
+    let statsd = s
+        .create(
+            Plugins,
+            None,
+            json(json!({"name": "statsd", "config": {"port": 8125, "prefix": "kong"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(statsd["config"]["prefix"], "kong");
+    s.delete(Plugins, &id(&statsd), None).await.unwrap();
+
+    s.delete(Routes, name, None).await.unwrap();
+    s.delete(Services, name, None).await.unwrap();
+    s.delete(Consumers, "alice", None).await.unwrap();
+    let cfg = s.load_config().await.unwrap();
+    assert!(cfg.services.is_empty() && cfg.routes.is_empty() && cfg.plugins.is_empty());
+    assert!(cfg.consumers.is_empty() && cfg.jwt_secrets.is_empty());
 }
