@@ -191,7 +191,7 @@ impl Proxy {
         }
 
         // Access phase, priority order; a plugin may answer instead of the upstream.
-        let mut cx = RequestCx::default();
+        let mut cx = RequestCx { request_id: rid.as_str().to_owned(), ..RequestCx::default() };
         for p in chain.iter() {
             if let Flow::Respond(res) = p.access(&mut parts, &mut cx) {
                 return self.local_response(res, Some((chain, entry, Some(cx))), &parts, &conn, rid, start);

@@ -262,6 +262,28 @@ async fn jwt_claims_and_anonymous() {
         .await;
     assert_eq!(r.json["headers"]["x-consumer-username"], "bob");
     assert!(r.json["headers"].get("x-anonymous-consumer").is_none());
+
+    // A configured anonymous consumer that does not exist: Kong's 500 error template.
+    s.service_route("ghost", "/ghost").await;
+    s.admin(
+        Method::POST,
+        "/routes/ghost-route/plugins",
+        json!({"name": "jwt", "config": {"anonymous": "ghost"}}),
+    )
+    .await;
+    let r = s
+        .until(Method::GET, "/ghost", &[], |r| r.status == 500)
+        .await;
+    let rid = r
+        .header("x-kong-request-id")
+        .expect("request id header")
+        .to_string();
+    assert_eq!(
+        r.text,
+        format!(
+            "{{\n  \"message\":\"anonymous consumer ghost is configured but doesn't exist\",\n  \"request_id\":\"{rid}\"\n}}"
+        )
+    );
 }
 
 fn base64_url(s: &str) -> String {
