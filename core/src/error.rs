@@ -30,7 +30,13 @@ impl ApiError {
     }
 
     /// A DAO error `{"code":..,"name":..,"message":..,"fields":..}`; `fields` omitted when `None`.
-    pub fn dao(status: u16, code: u16, name: &str, message: impl Into<String>, fields: Option<Value>) -> Self {
+    pub fn dao(
+        status: u16,
+        code: u16,
+        name: &str,
+        message: impl Into<String>,
+        fields: Option<Value>,
+    ) -> Self {
         let mut body = json!({ "code": code, "name": name, "message": message.into() });
         if let Some(fields) = fields {
             body["fields"] = fields;

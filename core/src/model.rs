@@ -192,7 +192,9 @@ pub mod defaults {
     }
     /// `plugins.protocols`.
     pub fn plugin_protocols() -> Vec<String> {
-        ["grpc", "grpcs", "http", "https"].map(String::from).to_vec()
+        ["grpc", "grpcs", "http", "https"]
+            .map(String::from)
+            .to_vec()
     }
     /// `routes.path_handling`.
     pub fn path_handling() -> String {
