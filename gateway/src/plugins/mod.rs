@@ -119,7 +119,13 @@ pub fn build(plugin: &model::Plugin, indexes: &Arc<Indexes>) -> Result<Arc<dyn P
         Some(&plugin.config),
         gateway_core::store::InputFormat::Json,
     )
-    .map_err(|e| format!("invalid {} config: {}", plugin.name, serde_json::Value::Object(e)))?;
+    .map_err(|e| {
+        format!(
+            "invalid {} config: {}",
+            plugin.name,
+            serde_json::Value::Object(e)
+        )
+    })?;
     let built: Arc<dyn Plugin> = match plugin.name.as_str() {
         "jwt" => Arc::new(jwt::JwtPlugin::build(&config, indexes)?),
         "cors" => Arc::new(cors::CorsPlugin::build(&config)?),
@@ -128,3 +134,6 @@ pub fn build(plugin: &model::Plugin, indexes: &Arc<Indexes>) -> Result<Arc<dyn P
     };
     Ok(built)
 }
+
+#[cfg(test)]
+mod build_tests;
