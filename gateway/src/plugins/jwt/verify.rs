@@ -193,8 +193,6 @@ pub struct Decoded<'t> {
     pub signing_input: &'t str,
     /// The signature bytes.
     pub signature: Vec<u8>,
-    /// The signature segment as sent.
-    pub signature_b64: &'t str,
 }
 
 /// A segment's JSON. Like Lua indexing a decoded array or string, those read as having no
@@ -210,12 +208,13 @@ fn json_object(segment: &str) -> Result<Map<String, Value>, DecodeError> {
 }
 
 /// Decode a token in Kong's order: JSON of header and payload, then `alg`, then signature.
-/// Segments after the third are ignored, as Kong does.
+/// Like Kong's `tokenize(token, ".", 3)`, the third segment is the whole rest (so a fourth
+/// segment makes the signature invalid base64).
 pub fn decode(token: &str) -> Result<Decoded<'_>, DecodeError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(DecodeError::Json);
     }
-    let mut parts = token.splitn(4, '.');
+    let mut parts = token.splitn(3, '.');
     let (Some(h), Some(p), Some(s)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(DecodeError::Json);
     };
@@ -233,7 +232,6 @@ pub fn decode(token: &str) -> Result<Decoded<'_>, DecodeError> {
         alg,
         signing_input: &token[..h.len() + 1 + p.len()],
         signature,
-        signature_b64: s,
     })
 }
 
@@ -270,20 +268,11 @@ pub fn verify_signature(tok: &Decoded<'_>, key: &VerifyKey, alg: Alg) -> Verdict
     let Some(jalg) = alg.jwt() else {
         return Verdict::Invalid;
     };
-    // `crypto::verify` takes the base64url signature text; feed it the canonical encoding when
-    // the token used padding or the standard alphabet.
-    let canonical;
-    let sig = if tok
-        .signature_b64
-        .bytes()
-        .any(|b| matches!(b, b'=' | b'+' | b'/'))
-    {
-        canonical = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tok.signature);
-        canonical.as_str()
-    } else {
-        tok.signature_b64
-    };
-    match jsonwebtoken::crypto::verify(sig, tok.signing_input.as_bytes(), key, jalg) {
+    // `crypto::verify` takes base64url text (and compares HMACs as text): give it the
+    // canonical encoding of the decoded bytes, so that padding, the standard alphabet or
+    // stray trailing bits compare as Kong compares them, on bytes.
+    let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tok.signature);
+    match jsonwebtoken::crypto::verify(&sig, tok.signing_input.as_bytes(), key, jalg) {
         Ok(true) => Verdict::Valid,
         Ok(false) | Err(_) => Verdict::Invalid,
     }
@@ -340,7 +329,11 @@ mod tests {
         );
         let long = format!("{h}.{}.sig", "A".repeat(MAX_TOKEN_LEN));
         assert_eq!(decode(&long).unwrap_err(), DecodeError::Json);
-        let tok = format!("{h}.{p}.c2ln.extra");
+        assert_eq!(
+            decode(&format!("{h}.{p}.c2ln.extra")).unwrap_err(),
+            DecodeError::Signature
+        );
+        let tok = format!("{h}.{p}.c2ln");
         let ok = decode(&tok).unwrap();
         assert_eq!(ok.alg, Alg::HS256);
         assert_eq!(ok.signing_input, format!("{h}.{p}"));
