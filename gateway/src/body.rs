@@ -7,7 +7,7 @@
 
 use std::future::Future as _;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
@@ -15,22 +15,59 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
+use tokio::sync::Notify;
 use tokio::time::Sleep;
 
 /// Boxed error of the body wrappers.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// How far the client's request body has gone upstream.
+#[derive(Debug, Default)]
+pub struct BodyProgress {
+    bytes: AtomicU64,
+    done: AtomicBool,
+    notify: Notify,
+}
+
+impl BodyProgress {
+    /// Data bytes sent so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Whether the whole body has been handed to the upstream connection.
+    pub fn is_done(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+
+    /// Resolves once the whole body has been sent.
+    pub async fn wait_done(&self) {
+        while !self.is_done() {
+            self.notify.notified().await;
+        }
+    }
+
+    fn finish(&self) {
+        if !self.done.swap(true, Ordering::AcqRel) {
+            self.notify.notify_one();
+        }
+    }
+}
+
 /// The client's request body on its way upstream.
 #[derive(Debug)]
 pub struct RequestBody {
     inner: Incoming,
-    count: Option<Arc<AtomicU64>>,
+    progress: Arc<BodyProgress>,
 }
 
 impl RequestBody {
-    /// Wrap `inner`, adding every data byte to `count` when given.
-    pub fn new(inner: Incoming, count: Option<Arc<AtomicU64>>) -> Self {
-        Self { inner, count }
+    /// Wrap `inner`, recording its progress in `progress`.
+    pub fn new(inner: Incoming, progress: Arc<BodyProgress>) -> Self {
+        if inner.is_end_stream() {
+            progress.finish();
+        }
+        Self { inner, progress }
     }
 }
 
@@ -38,13 +75,25 @@ impl Body for RequestBody {
     type Data = Bytes;
     type Error = hyper::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = &mut *self;
         let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
-        if let (Some(Ok(f)), Some(count)) = (&frame, &this.count) {
-            if let Some(d) = f.data_ref() {
-                count.fetch_add(d.len() as u64, Ordering::Relaxed);
+        match &frame {
+            Some(Ok(f)) => {
+                if let Some(d) = f.data_ref() {
+                    this.progress
+                        .bytes
+                        .fetch_add(d.len() as u64, Ordering::Relaxed);
+                }
+                // hyper stops polling once the body says it is over.
+                if this.inner.is_end_stream() {
+                    this.progress.finish();
+                }
             }
+            None | Some(Err(_)) => this.progress.finish(),
         }
         Poll::Ready(frame)
     }
@@ -90,7 +139,11 @@ pub struct ReadTimeout;
 impl ResponseBody {
     /// A complete in-memory body.
     pub fn full(bytes: Bytes) -> Self {
-        Self { inner: Inner::Full((!bytes.is_empty()).then_some(bytes)), sent: 0, on_done: None }
+        Self {
+            inner: Inner::Full((!bytes.is_empty()).then_some(bytes)),
+            sent: 0,
+            on_done: None,
+        }
     }
 
     /// An empty body.
@@ -100,7 +153,15 @@ impl ResponseBody {
 
     /// An upstream body, failing if no frame arrives for `read_timeout`.
     pub fn upstream(body: Incoming, read_timeout: Duration) -> Self {
-        Self { inner: Inner::Upstream { body, read_timeout, idle: None }, sent: 0, on_done: None }
+        Self {
+            inner: Inner::Upstream {
+                body,
+                read_timeout,
+                idle: None,
+            },
+            sent: 0,
+            on_done: None,
+        }
     }
 
     /// Fire `on_done` once the body is over.
@@ -118,7 +179,9 @@ impl ResponseBody {
 
 impl std::fmt::Debug for ResponseBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseBody").field("sent", &self.sent).finish_non_exhaustive()
+        f.debug_struct("ResponseBody")
+            .field("sent", &self.sent)
+            .finish_non_exhaustive()
     }
 }
 
@@ -133,18 +196,26 @@ impl Body for ResponseBody {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         let polled = match &mut this.inner {
             Inner::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            Inner::Upstream { body, read_timeout, idle } => match Pin::new(body).poll_frame(cx) {
+            Inner::Upstream {
+                body,
+                read_timeout,
+                idle,
+            } => match Pin::new(body).poll_frame(cx) {
                 Poll::Ready(frame) => {
                     *idle = None;
                     Poll::Ready(frame.map(|r| r.map_err(BoxError::from)))
                 }
                 Poll::Pending => {
                     let read_timeout = *read_timeout;
-                    let sleep = idle.get_or_insert_with(|| Box::pin(tokio::time::sleep(read_timeout)));
+                    let sleep =
+                        idle.get_or_insert_with(|| Box::pin(tokio::time::sleep(read_timeout)));
                     match sleep.as_mut().poll(cx) {
                         Poll::Ready(()) => Poll::Ready(Some(Err(BoxError::from(ReadTimeout)))),
                         Poll::Pending => Poll::Pending,
@@ -197,7 +268,8 @@ mod tests {
     #[tokio::test]
     async fn full_body_fires_completion_once_with_size() {
         let log = Arc::new(Mutex::new(Vec::new()));
-        let body = ResponseBody::full(Bytes::from_static(b"hello")).with_completion(Box::new(Record(log.clone())));
+        let body = ResponseBody::full(Bytes::from_static(b"hello"))
+            .with_completion(Box::new(Record(log.clone())));
         let bytes = body.collect().await.expect("collect").to_bytes();
         assert_eq!(&bytes[..], b"hello");
         assert_eq!(*log.lock(), vec![(5, true)]);
@@ -206,7 +278,8 @@ mod tests {
     #[tokio::test]
     async fn dropped_body_fires_incomplete() {
         let log = Arc::new(Mutex::new(Vec::new()));
-        let body = ResponseBody::full(Bytes::from_static(b"hello")).with_completion(Box::new(Record(log.clone())));
+        let body = ResponseBody::full(Bytes::from_static(b"hello"))
+            .with_completion(Box::new(Record(log.clone())));
         drop(body);
         assert_eq!(*log.lock(), vec![(0, false)]);
     }

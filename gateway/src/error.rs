@@ -84,13 +84,20 @@ impl ProxyError {
 
     fn origin(self) -> Origin {
         match self {
-            Self::NoRoute | Self::NoService | Self::RouteMisconfigured | Self::HttpsRequired => Origin::Lua,
+            Self::NoRoute | Self::NoService | Self::RouteMisconfigured | Self::HttpsRequired => {
+                Origin::Lua
+            }
             Self::UpstreamConnect | Self::UpstreamInvalid | Self::UpstreamTimeout => Origin::Nginx,
         }
     }
 
     /// Build the response (without the gateway's latency/server headers, added by the caller).
-    pub fn render(self, method: &Method, req_headers: &HeaderMap, request_id: &str) -> Response<Full<Bytes>> {
+    pub fn render(
+        self,
+        method: &Method,
+        req_headers: &HeaderMap,
+        request_id: &str,
+    ) -> Response<Full<Bytes>> {
         let negotiated = match self.origin() {
             Origin::Lua => req_headers.get(http::header::ACCEPT),
             Origin::Nginx => req_headers
@@ -106,15 +113,28 @@ impl ProxyError {
             .map_or(default, response_format);
         let body = render_body(format, self.message(), request_id);
         let len = body.len();
-        let body = if method == Method::HEAD { Bytes::new() } else { Bytes::from(body) };
+        let body = if method == Method::HEAD {
+            Bytes::new()
+        } else {
+            Bytes::from(body)
+        };
         let mut res = Response::new(Full::new(body));
         *res.status_mut() = self.status();
         let h = res.headers_mut();
-        h.insert(CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+        h.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static(format.content_type()),
+        );
         h.insert(CONTENT_LENGTH, HeaderValue::from(len));
         if self == Self::HttpsRequired {
-            h.insert(http::header::CONNECTION, HeaderValue::from_static("Upgrade"));
-            h.insert(http::header::UPGRADE, HeaderValue::from_static("TLS/1.2, HTTP/1.1"));
+            h.insert(
+                http::header::CONNECTION,
+                HeaderValue::from_static("Upgrade"),
+            );
+            h.insert(
+                http::header::UPGRADE,
+                HeaderValue::from_static("TLS/1.2, HTTP/1.1"),
+            );
         }
         res
     }
@@ -136,8 +156,13 @@ impl Format {
 /// Kong's `get_mime_type` of one media type (unknown -> JSON, the default).
 fn mime_format(media: &str) -> Format {
     let media = media.split(';').next().unwrap_or("").trim();
-    let Some((ty, sub)) = media.split_once('/') else { return Format::Json };
-    let (ty, sub) = (ty.trim().to_ascii_lowercase(), sub.trim().to_ascii_lowercase());
+    let Some((ty, sub)) = media.split_once('/') else {
+        return Format::Json;
+    };
+    let (ty, sub) = (
+        ty.trim().to_ascii_lowercase(),
+        sub.trim().to_ascii_lowercase(),
+    );
     match (ty.as_str(), sub.as_str()) {
         ("text", "html") => Format::Html,
         ("application", "xml") => Format::Xml,
@@ -190,9 +215,17 @@ mod tests {
 
     fn body_of(res: Response<Full<Bytes>>) -> (StatusCode, String, String) {
         let status = res.status();
-        let ct = res.headers()[CONTENT_TYPE].to_str().unwrap_or_default().to_owned();
-        let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
-        let bytes = rt.block_on(res.into_body().collect()).expect("body").to_bytes();
+        let ct = res.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap_or_default()
+            .to_owned();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("rt");
+        let bytes = rt
+            .block_on(res.into_body().collect())
+            .expect("body")
+            .to_bytes();
         (status, ct, String::from_utf8_lossy(&bytes).into_owned())
     }
 
@@ -210,18 +243,28 @@ mod tests {
         let (status, ct, body) = body_of(res);
         assert_eq!(status, 404);
         assert_eq!(ct, "application/json; charset=utf-8");
-        assert_eq!(body, "{\n  \"message\":\"no Route matched with those values\",\n  \"request_id\":\"abc\"\n}");
+        assert_eq!(
+            body,
+            "{\n  \"message\":\"no Route matched with those values\",\n  \"request_id\":\"abc\"\n}"
+        );
     }
 
     #[test]
     fn upstream_errors_default_to_text_then_content_type() {
-        let (s, ct, body) = body_of(ProxyError::UpstreamConnect.render(&Method::GET, &HeaderMap::new(), "id1"));
+        let (s, ct, body) =
+            body_of(ProxyError::UpstreamConnect.render(&Method::GET, &HeaderMap::new(), "id1"));
         assert_eq!(s, 502);
         assert_eq!(ct, "text/plain; charset=utf-8");
-        assert_eq!(body, "An invalid response was received from the upstream server\nrequest_id: id1\n");
+        assert_eq!(
+            body,
+            "An invalid response was received from the upstream server\nrequest_id: id1\n"
+        );
         let h = headers(&[("content-type", "application/json")]);
         let (s, ct, _) = body_of(ProxyError::UpstreamTimeout.render(&Method::GET, &h, "id1"));
-        assert_eq!((s.as_u16(), ct.as_str()), (504, "application/json; charset=utf-8"));
+        assert_eq!(
+            (s.as_u16(), ct.as_str()),
+            (504, "application/json; charset=utf-8")
+        );
     }
 
     #[test]

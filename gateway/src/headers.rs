@@ -83,7 +83,9 @@ pub fn connection_has(headers: &HeaderMap, token: &str) -> bool {
 
 /// Whether the request asks for a protocol upgrade (e.g. WebSocket).
 pub fn is_upgrade_request(headers: &HeaderMap, version: Version) -> bool {
-    version == Version::HTTP_11 && headers.contains_key(header::UPGRADE) && connection_has(headers, "upgrade")
+    version == Version::HTTP_11
+        && headers.contains_key(header::UPGRADE)
+        && connection_has(headers, "upgrade")
 }
 
 /// Remove hop-by-hop headers: the standard ones and those named in `Connection`.
@@ -99,7 +101,9 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .filter(|t| {
-            !t.eq_ignore_ascii_case("keep-alive") && !t.eq_ignore_ascii_case("close") && !t.eq_ignore_ascii_case("upgrade")
+            !t.eq_ignore_ascii_case("keep-alive")
+                && !t.eq_ignore_ascii_case("close")
+                && !t.eq_ignore_ascii_case("upgrade")
         })
         .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
         .collect();
@@ -140,7 +144,11 @@ pub fn ip_value(ip: IpAddr) -> HeaderValue {
 
 /// Approximate size on the wire of a header block.
 pub fn block_size(headers: &HeaderMap) -> u64 {
-    headers.iter().map(|(k, v)| (k.as_str().len() + v.len() + 4) as u64).sum::<u64>() + 2
+    headers
+        .iter()
+        .map(|(k, v)| (k.as_str().len() + v.len() + 4) as u64)
+        .sum::<u64>()
+        + 2
 }
 
 #[cfg(test)]
@@ -150,7 +158,10 @@ mod tests {
     #[test]
     fn hop_by_hop_and_connection_listed_headers_are_removed() {
         let mut h = HeaderMap::new();
-        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, X-Secret"));
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, X-Secret"),
+        );
         h.insert("x-secret", HeaderValue::from_static("1"));
         h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
         h.insert("proxy-connection", HeaderValue::from_static("close"));
@@ -185,7 +196,10 @@ mod tests {
     #[test]
     fn upgrade_detection() {
         let mut h = HeaderMap::new();
-        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, Upgrade"));
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, Upgrade"),
+        );
         h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         assert!(is_upgrade_request(&h, Version::HTTP_11));
         assert!(!is_upgrade_request(&h, Version::HTTP_2));

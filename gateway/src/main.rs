@@ -33,7 +33,9 @@ fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stdout);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout);
     if json {
         builder.json().flatten_event(true).init();
     } else {
@@ -46,7 +48,9 @@ fn listen_addr(args: &Args) -> anyhow::Result<SocketAddr> {
         return Ok(addr);
     }
     let port: u16 = match std::env::var("PORT") {
-        Ok(p) if !p.is_empty() => p.parse().map_err(|_| anyhow::anyhow!("invalid PORT '{p}'"))?,
+        Ok(p) if !p.is_empty() => p
+            .parse()
+            .map_err(|_| anyhow::anyhow!("invalid PORT '{p}'"))?,
         _ => 8080,
     };
     Ok(SocketAddr::from(([0, 0, 0, 0], port)))
@@ -54,8 +58,10 @@ fn listen_addr(args: &Args) -> anyhow::Result<SocketAddr> {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let listen = listen_addr(&args)?;
-    let trusted_ips = TrustedIps::parse(&std::env::var("TRUSTED_IPS").unwrap_or_default()).map_err(anyhow::Error::msg)?;
-    let access_log = !std::env::var("ACCESS_LOG").is_ok_and(|v| matches!(v.as_str(), "off" | "false" | "0"));
+    let trusted_ips = TrustedIps::parse(&std::env::var("TRUSTED_IPS").unwrap_or_default())
+        .map_err(anyhow::Error::msg)?;
+    let access_log =
+        !std::env::var("ACCESS_LOG").is_ok_and(|v| matches!(v.as_str(), "off" | "false" | "0"));
     let database_url = gateway_core::secrets::resolve_database_url().await?;
 
     let shared = Shared::new();
@@ -65,8 +71,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
     tracing::info!(proxy = %listener.local_addr()?, status = %args.status_listen, "gateway listening");
 
     let _reload = reload::start(shared.clone(), ReloadConfig::from_env(database_url)).await;
-    let proxy = Arc::new(Proxy::new(shared, ProxyConfig { trusted_ips, access_log }));
-    let config = ServerConfig { drain_timeout: Duration::from_secs(args.drain_timeout_secs), ..ServerConfig::default() };
+    let proxy = Arc::new(Proxy::new(
+        shared,
+        ProxyConfig {
+            trusted_ips,
+            access_log,
+        },
+    ));
+    let config = ServerConfig {
+        drain_timeout: Duration::from_secs(args.drain_timeout_secs),
+        ..ServerConfig::default()
+    };
     server::serve(listener, proxy, config, server::shutdown_signal()).await;
     Ok(())
 }
@@ -74,7 +89,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
 fn main() -> ExitCode {
     let args = Args::parse();
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("gateway: cannot start the runtime: {e}");

@@ -59,7 +59,11 @@ pub fn normalize(raw: &str) -> Vec<u8> {
             if let (Some(h), Some(l)) = (hex_val(raw[i + 1]), hex_val(raw[i + 2])) {
                 let c = h * 16 + l;
                 if is_reserved(c) {
-                    decoded.extend_from_slice(&[b'%', HEX_UPPER[h as usize], HEX_UPPER[l as usize]]);
+                    decoded.extend_from_slice(&[
+                        b'%',
+                        HEX_UPPER[h as usize],
+                        HEX_UPPER[l as usize],
+                    ]);
                 } else {
                     push_merging(&mut decoded, c);
                 }
@@ -301,7 +305,13 @@ mod tests {
             ("/srv", Some("/rou"), true, "/roureq", "/srv/req"),
             ("/srv/", Some("/rou"), true, "/rou", "/srv"),
             ("/service", Some("/route"), true, "/route/", "/service/"),
-            ("/service", Some("/route"), true, "/route%2E%2E/req", "/service/req"),
+            (
+                "/service",
+                Some("/route"),
+                true,
+                "/route%2E%2E/req",
+                "/service/req",
+            ),
             // host-only route (no path matched), strip_path true.
             ("/service", None, true, "/route", "/service/route"),
             // more of Kong's table (spec/01-unit/08-router_spec.lua upstream uri cases)
@@ -328,7 +338,11 @@ mod tests {
         for &(base, prefix, strip, req, want) in cases {
             let path = normalize(req);
             let got = join_v0(base.as_bytes(), &path, strip, prefix.map(str::len));
-            assert_eq!(s(got), want, "base={base} prefix={prefix:?} strip={strip} req={req}");
+            assert_eq!(
+                s(got),
+                want,
+                "base={base} prefix={prefix:?} strip={strip} req={req}"
+            );
         }
     }
 

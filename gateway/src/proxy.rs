@@ -4,7 +4,6 @@
 //! no database. Every gateway-made response goes through [`Proxy::local_response`].
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,9 +13,10 @@ use http::uri::{PathAndQuery, Scheme};
 use http::{request, Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::capture_connection;
 use hyper_util::rt::TokioIo;
 
-use crate::body::{Completion, RequestBody, ResponseBody};
+use crate::body::{BodyProgress, Completion, RequestBody, ResponseBody};
 use crate::error::ProxyError;
 use crate::headers::{self as hdr};
 use crate::path;
@@ -84,7 +84,7 @@ struct Done {
     remote: SocketAddr,
     request_id: RequestId,
     req_head: u64,
-    req_body: Option<Arc<AtomicU64>>,
+    req_body: Option<Arc<BodyProgress>>,
     resp_head: u64,
     start: Instant,
     upstream_latency: Option<Duration>,
@@ -94,7 +94,7 @@ struct Done {
 impl Completion for Done {
     fn done(self: Box<Self>, body_bytes: u64, complete: bool) {
         let latency = self.start.elapsed();
-        let request_size = self.req_head + self.req_body.as_ref().map_or(0, |c| c.load(Ordering::Relaxed));
+        let request_size = self.req_head + self.req_body.as_ref().map_or(0, |p| p.bytes());
         let response_size = self.resp_head + body_bytes;
         if self.access_log {
             tracing::info!(
@@ -140,7 +140,8 @@ fn ms(d: Duration) -> HeaderValue {
 }
 
 fn request_head_size(parts: &request::Parts) -> u64 {
-    (parts.method.as_str().len() + parts.uri.path_and_query().map_or(1, |p| p.as_str().len()) + 12) as u64
+    (parts.method.as_str().len() + parts.uri.path_and_query().map_or(1, |p| p.as_str().len()) + 12)
+        as u64
         + hdr::block_size(&parts.headers)
 }
 
@@ -153,7 +154,11 @@ impl Proxy {
     }
 
     /// Handle one client request.
-    pub async fn handle(&self, mut req: Request<Incoming>, conn: ConnInfo) -> Response<ResponseBody> {
+    pub async fn handle(
+        &self,
+        mut req: Request<Incoming>,
+        conn: ConnInfo,
+    ) -> Response<ResponseBody> {
         let start = Instant::now();
         let snap = self.shared.snapshot.load_full();
         let rid = RequestId::new();
@@ -175,14 +180,32 @@ impl Proxy {
             snap.router.find(&view).map(|m| (m, norm))
         };
         let Some((m, norm)) = found else {
-            return self.local_response(ProxyError::NoRoute.render(&parts.method, &parts.headers, rid.as_str()), None, &parts, &conn, rid, start);
+            return self.local_response(
+                ProxyError::NoRoute.render(&parts.method, &parts.headers, rid.as_str()),
+                None,
+                &parts,
+                &conn,
+                rid,
+                start,
+            );
         };
         let entry = snapshot_entry(&snap, m);
         let chain = match &entry.plugins {
             Ok(c) => c.clone(),
             Err(_) => {
-                let res = ProxyError::RouteMisconfigured.render(&parts.method, &parts.headers, rid.as_str());
-                return self.local_response(res, Some((Chain::from(Vec::new()), entry, None)), &parts, &conn, rid, start);
+                let res = ProxyError::RouteMisconfigured.render(
+                    &parts.method,
+                    &parts.headers,
+                    rid.as_str(),
+                );
+                return self.local_response(
+                    res,
+                    Some((Chain::from(Vec::new()), entry, None)),
+                    &parts,
+                    &conn,
+                    rid,
+                    start,
+                );
             }
         };
         if !entry.allows_http && !client_scheme_is_https(&parts, trusted) {
@@ -191,10 +214,20 @@ impl Proxy {
         }
 
         // Access phase, priority order; a plugin may answer instead of the upstream.
-        let mut cx = RequestCx { request_id: rid.as_str().to_owned(), ..RequestCx::default() };
+        let mut cx = RequestCx {
+            request_id: rid.as_str().to_owned(),
+            ..RequestCx::default()
+        };
         for p in chain.iter() {
             if let Flow::Respond(res) = p.access(&mut parts, &mut cx) {
-                return self.local_response(res, Some((chain, entry, Some(cx))), &parts, &conn, rid, start);
+                return self.local_response(
+                    res,
+                    Some((chain, entry, Some(cx))),
+                    &parts,
+                    &conn,
+                    rid,
+                    start,
+                );
             }
         }
         // Consumer-scoped instances replace the route's chain once authenticated.
@@ -207,43 +240,82 @@ impl Proxy {
 
         let Some(svc) = entry.service.clone() else {
             let res = ProxyError::NoService.render(&parts.method, &parts.headers, rid.as_str());
-            return self.local_response(res, Some((chain, entry, Some(cx))), &parts, &conn, rid, start);
+            return self.local_response(
+                res,
+                Some((chain, entry, Some(cx))),
+                &parts,
+                &conn,
+                rid,
+                start,
+            );
         };
 
         // Byte counts are needed by the log phase and the access log only.
         let keep_parts = !chain.is_empty();
         let req_head = request_head_size(&parts);
-        let req_body_count = (keep_parts || self.config.access_log).then(|| Arc::new(AtomicU64::new(0)));
-        let up_req = match self.upstream_request(&parts, &entry, &svc, &m, &norm, &conn, trusted, upgrade, &rid) {
-            Ok(r) => r.map(|()| RequestBody::new(body, req_body_count.clone())),
+        let progress = Arc::new(BodyProgress::default());
+        let up_req = match self.upstream_request(
+            &parts, &entry, &svc, &m, &norm, &conn, trusted, upgrade, &rid,
+        ) {
+            Ok(r) => r.map(|()| RequestBody::new(body, progress.clone())),
             Err(e) => {
                 let res = e.render(&parts.method, &parts.headers, rid.as_str());
-                return self.local_response(res, Some((chain, entry, Some(cx))), &parts, &conn, rid, start);
+                return self.local_response(
+                    res,
+                    Some((chain, entry, Some(cx))),
+                    &parts,
+                    &conn,
+                    rid,
+                    start,
+                );
             }
         };
 
-        let client = if upgrade { &svc.upgrade_client } else { &svc.client };
+        let client = if upgrade {
+            &svc.upgrade_client
+        } else {
+            &svc.client
+        };
         let proxy_latency = start.elapsed();
         let sent = Instant::now();
-        let attempts = svc.service.retries.saturating_add(1);
-        let connect_budget = Duration::from_millis(svc.service.connect_timeout.saturating_mul(u64::from(attempts)));
-        let outcome = tokio::time::timeout(svc.read_timeout + connect_budget, client.request(up_req)).await;
+        let outcome = exchange(client, up_req, &progress, svc.read_timeout).await;
         let mut res = match outcome {
-            Ok(Ok(res)) => res,
-            Ok(Err(e)) => {
-                let err = match connect_error(&e) {
-                    Some(ce) if ce.timed_out => ProxyError::UpstreamTimeout,
-                    Some(_) => ProxyError::UpstreamConnect,
-                    None => ProxyError::UpstreamInvalid,
+            Some(Ok(res)) => res,
+            Some(Err(e)) => {
+                let (err, detail) = match connect_error(&e) {
+                    Some(ce) if ce.timed_out => (ProxyError::UpstreamTimeout, ce.to_string()),
+                    Some(ce) => (
+                        ProxyError::UpstreamConnect,
+                        format!("{ce}: {}", source_text(ce)),
+                    ),
+                    None => (
+                        ProxyError::UpstreamInvalid,
+                        format!("{e}: {}", source_text(&e)),
+                    ),
                 };
-                tracing::warn!(request.id = rid.as_str(), upstream.addr = %svc.authority, error = %e, "upstream request failed");
+                tracing::warn!(request.id = rid.as_str(), upstream.addr = %svc.authority, error = %detail, "upstream request failed");
                 let res = err.render(&parts.method, &parts.headers, rid.as_str());
-                return self.local_response(res, Some((chain, entry, Some(cx))), &parts, &conn, rid, start);
+                return self.local_response(
+                    res,
+                    Some((chain, entry, Some(cx))),
+                    &parts,
+                    &conn,
+                    rid,
+                    start,
+                );
             }
-            Err(_) => {
+            None => {
                 tracing::warn!(request.id = rid.as_str(), upstream.addr = %svc.authority, "upstream timed out");
-                let res = ProxyError::UpstreamTimeout.render(&parts.method, &parts.headers, rid.as_str());
-                return self.local_response(res, Some((chain, entry, Some(cx))), &parts, &conn, rid, start);
+                let res =
+                    ProxyError::UpstreamTimeout.render(&parts.method, &parts.headers, rid.as_str());
+                return self.local_response(
+                    res,
+                    Some((chain, entry, Some(cx))),
+                    &parts,
+                    &conn,
+                    rid,
+                    start,
+                );
             }
         };
         let upstream_latency = sent.elapsed();
@@ -254,7 +326,11 @@ impl Proxy {
                 tokio::spawn(async move {
                     match tokio::try_join!(client_up, upstream_up) {
                         Ok((c, u)) => {
-                            let _ = tokio::io::copy_bidirectional(&mut TokioIo::new(c), &mut TokioIo::new(u)).await;
+                            let _ = tokio::io::copy_bidirectional(
+                                &mut TokioIo::new(c),
+                                &mut TokioIo::new(u),
+                            )
+                            .await;
                         }
                         Err(e) => tracing::debug!(error = %e, "upgrade failed"),
                     }
@@ -264,13 +340,24 @@ impl Proxy {
 
         let (mut rp, body) = res.into_parts();
         let switching = rp.status == StatusCode::SWITCHING_PROTOCOLS;
-        let upgrade_value = if switching { rp.headers.get(header::UPGRADE).cloned() } else { None };
+        let upgrade_value = if switching {
+            rp.headers.get(header::UPGRADE).cloned()
+        } else {
+            None
+        };
         hdr::strip_hop_by_hop(&mut rp.headers);
         if let Some(u) = upgrade_value {
-            rp.headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+            rp.headers
+                .insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
             rp.headers.insert(header::UPGRADE, u);
         }
-        if !hdr::connection_has(&parts.headers, "te") && !parts.headers.get(header::TE).is_some_and(|v| v.as_bytes().windows(8).any(|w| w.eq_ignore_ascii_case(b"trailers"))) {
+        if !hdr::connection_has(&parts.headers, "te")
+            && !parts.headers.get(header::TE).is_some_and(|v| {
+                v.as_bytes()
+                    .windows(8)
+                    .any(|w| w.eq_ignore_ascii_case(b"trailers"))
+            })
+        {
             rp.headers.remove(header::TRAILER);
         }
         let via = hdr::via_token(rp.version);
@@ -278,9 +365,12 @@ impl Proxy {
         if !rp.headers.contains_key(header::SERVER) {
             rp.headers.insert(header::SERVER, hdr::SERVER.clone());
         }
-        rp.headers.insert(hdr::X_KONG_UPSTREAM_LATENCY.clone(), ms(upstream_latency));
-        rp.headers.insert(hdr::X_KONG_PROXY_LATENCY.clone(), ms(proxy_latency));
-        rp.headers.insert(hdr::X_KONG_REQUEST_ID.clone(), rid.header());
+        rp.headers
+            .insert(hdr::X_KONG_UPSTREAM_LATENCY.clone(), ms(upstream_latency));
+        rp.headers
+            .insert(hdr::X_KONG_PROXY_LATENCY.clone(), ms(proxy_latency));
+        rp.headers
+            .insert(hdr::X_KONG_REQUEST_ID.clone(), rid.header());
         rp.version = Version::HTTP_11;
         for p in chain.iter() {
             p.header_filter(&parts, &mut rp, &cx);
@@ -298,7 +388,7 @@ impl Proxy {
                 remote: conn.remote,
                 request_id: rid,
                 req_head,
-                req_body: req_body_count,
+                req_body: Some(progress),
                 resp_head,
                 start,
                 upstream_latency: Some(upstream_latency),
@@ -341,18 +431,26 @@ impl Proxy {
             .map_err(|_| ProxyError::UpstreamInvalid)?;
 
         let mut headers = parts.headers.clone();
-        let te_trailers = headers
-            .get_all(header::TE)
-            .iter()
-            .any(|v| v.as_bytes().windows(8).any(|w| w.eq_ignore_ascii_case(b"trailers")));
-        let upgrade_proto = if upgrade { headers.get(header::UPGRADE).cloned() } else { None };
+        let te_trailers = headers.get_all(header::TE).iter().any(|v| {
+            v.as_bytes()
+                .windows(8)
+                .any(|w| w.eq_ignore_ascii_case(b"trailers"))
+        });
+        let upgrade_proto = if upgrade {
+            headers.get(header::UPGRADE).cloned()
+        } else {
+            None
+        };
         hdr::strip_hop_by_hop(&mut headers);
         headers.remove(header::TE);
         if te_trailers {
             headers.insert(header::TE, HeaderValue::from_static("trailers"));
         }
         if let Some(proto) = upgrade_proto {
-            headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, Upgrade"));
+            headers.insert(
+                header::CONNECTION,
+                HeaderValue::from_static("keep-alive, Upgrade"),
+            );
             headers.insert(header::UPGRADE, proto);
         }
 
@@ -375,10 +473,16 @@ impl Proxy {
         hdr::append_list(&mut headers, &hdr::X_FORWARDED_FOR, ip_value.as_bytes());
         headers.insert(hdr::X_REAL_IP.clone(), ip_value);
         if !(trusted && headers.contains_key(&hdr::X_FORWARDED_PROTO)) {
-            headers.insert(hdr::X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
+            headers.insert(
+                hdr::X_FORWARDED_PROTO.clone(),
+                HeaderValue::from_static("http"),
+            );
         }
         if !(trusted && headers.contains_key(&hdr::X_FORWARDED_HOST)) {
-            let host = client_host.map(host_without_port).unwrap_or_default().to_ascii_lowercase();
+            let host = client_host
+                .map(host_without_port)
+                .unwrap_or_default()
+                .to_ascii_lowercase();
             match HeaderValue::from_str(&host) {
                 Ok(v) if !host.is_empty() => {
                     headers.insert(hdr::X_FORWARDED_HOST.clone(), v);
@@ -389,7 +493,10 @@ impl Proxy {
             }
         }
         if !(trusted && headers.contains_key(&hdr::X_FORWARDED_PORT)) {
-            headers.insert(hdr::X_FORWARDED_PORT.clone(), HeaderValue::from(conn.local_port));
+            headers.insert(
+                hdr::X_FORWARDED_PORT.clone(),
+                HeaderValue::from(conn.local_port),
+            );
         }
         if !(trusted && headers.contains_key(&hdr::X_FORWARDED_PATH)) {
             if let Ok(v) = HeaderValue::from_str(parts.uri.path()) {
@@ -409,7 +516,11 @@ impl Proxy {
                 }
             }
         }
-        hdr::append_list(&mut headers, &header::VIA, hdr::via_token(parts.version).as_bytes());
+        hdr::append_list(
+            &mut headers,
+            &header::VIA,
+            hdr::via_token(parts.version).as_bytes(),
+        );
         headers.insert(hdr::X_KONG_REQUEST_ID.clone(), rid.header());
         hdr::drop_empty(&mut headers);
 
@@ -433,12 +544,17 @@ impl Proxy {
     ) -> Response<ResponseBody> {
         let (mut rp, body) = res.into_parts();
         rp.headers.insert(header::SERVER, hdr::SERVER.clone());
-        rp.headers.insert(hdr::X_KONG_RESPONSE_LATENCY.clone(), ms(start.elapsed()));
-        rp.headers.insert(hdr::X_KONG_REQUEST_ID.clone(), rid.header());
+        rp.headers
+            .insert(hdr::X_KONG_RESPONSE_LATENCY.clone(), ms(start.elapsed()));
+        rp.headers
+            .insert(hdr::X_KONG_REQUEST_ID.clone(), rid.header());
         let mut consumer = None;
         let mut chain_entry = None;
         if let Some((chain, entry, cx)) = route {
-            let cx = cx.unwrap_or_default();
+            let cx = cx.unwrap_or_else(|| RequestCx {
+                request_id: rid.as_str().to_owned(),
+                ..RequestCx::default()
+            });
             for p in chain.iter() {
                 p.header_filter(parts, &mut rp, &cx);
             }
@@ -450,8 +566,13 @@ impl Proxy {
             .and_then(Result::ok)
             .map(|c| c.to_bytes())
             .unwrap_or_default();
-        let body = if parts.method == Method::HEAD { ResponseBody::empty() } else { ResponseBody::full(bytes) };
-        let needs_log = self.config.access_log || chain_entry.as_ref().is_some_and(|(c, _)| !c.is_empty());
+        let body = if parts.method == Method::HEAD {
+            ResponseBody::empty()
+        } else {
+            ResponseBody::full(bytes)
+        };
+        let needs_log =
+            self.config.access_log || chain_entry.as_ref().is_some_and(|(c, _)| !c.is_empty());
         let body = if needs_log {
             body.with_completion(Box::new(Done {
                 chain: chain_entry,
@@ -473,6 +594,47 @@ impl Proxy {
         };
         Response::from_parts(rp, body)
     }
+}
+
+/// Send `req` and wait for the response head with Kong's timeout semantics: connecting is
+/// bounded by the connector (connect timeout x retries), sending a streamed body is not
+/// bounded, and `read_timeout` starts once the request is fully sent. `None`: timed out.
+async fn exchange(
+    client: &crate::upstream::Client,
+    mut req: Request<RequestBody>,
+    progress: &BodyProgress,
+    read_timeout: Duration,
+) -> Option<Result<Response<Incoming>, hyper_util::client::legacy::Error>> {
+    let mut connected = capture_connection(&mut req);
+    let fut = client.request(req);
+    tokio::pin!(fut);
+    tokio::select! {
+        biased;
+        r = &mut fut => return Some(r),
+        _ = connected.wait_for_connection_metadata() => {}
+    }
+    if !progress.is_done() {
+        tokio::select! {
+            biased;
+            r = &mut fut => return Some(r),
+            () = progress.wait_done() => {}
+        }
+    }
+    tokio::time::timeout(read_timeout, fut).await.ok()
+}
+
+/// The innermost causes of an error, `: `-separated.
+fn source_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = String::new();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
 }
 
 fn snapshot_entry(snap: &Arc<Snapshot>, m: Match) -> Arc<RouteEntry> {
@@ -510,7 +672,8 @@ fn https_required(entry: &RouteEntry, parts: &request::Parts, rid: &str) -> Resp
         if let Ok(v) = HeaderValue::from_str(&format!("https://{host}{pq}")) {
             res.headers_mut().insert(header::LOCATION, v);
         }
-        res.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+        res.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
         return res;
     }
     ProxyError::HttpsRequired.render(&parts.method, &parts.headers, rid)

@@ -50,13 +50,23 @@ impl ReloadConfig {
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
             .unwrap_or_else(|| gateway_core::secrets::data_dir().join("snapshot.json"));
-        Self { database_url, cache_path, poll_interval, retry_interval: Duration::from_secs(1) }
+        Self {
+            database_url,
+            cache_path,
+            poll_interval,
+            retry_interval: Duration::from_secs(1),
+        }
     }
 }
 
 /// Load the first configuration and spawn the task that keeps it current.
 pub async fn start(shared: Arc<Shared>, config: ReloadConfig) -> tokio::task::JoinHandle<()> {
-    let mut reloader = Reloader { shared, config, store: None, wake: Arc::new(Notify::new()) };
+    let mut reloader = Reloader {
+        shared,
+        config,
+        store: None,
+        wake: Arc::new(Notify::new()),
+    };
     // Do not keep a cached configuration waiting long for a slow or dead database.
     reloader.connect_within(START_TIMEOUT).await;
     if reloader.store.is_some() {
@@ -97,10 +107,12 @@ impl Reloader {
     }
 
     fn poll_interval(&self) -> Duration {
-        self.config.poll_interval.unwrap_or_else(|| match &self.store {
-            Some(s) if s.is_postgres() => Duration::from_secs(5),
-            _ => Duration::from_millis(250),
-        })
+        self.config
+            .poll_interval
+            .unwrap_or_else(|| match &self.store {
+                Some(s) if s.is_postgres() => Duration::from_secs(5),
+                _ => Duration::from_millis(250),
+            })
     }
 
     async fn connect(&mut self) {
@@ -129,7 +141,10 @@ impl Reloader {
             tokio::spawn(listen(url, self.wake.clone()));
         }
         self.shared.set_db_reachable(true);
-        tracing::info!(postgres = store.is_postgres(), "connected to the configuration store");
+        tracing::info!(
+            postgres = store.is_postgres(),
+            "connected to the configuration store"
+        );
         self.store = Some(store);
     }
 
@@ -174,7 +189,10 @@ impl Reloader {
 
     fn unreachable(&self, error: &str) {
         if self.shared.db_reachable() {
-            tracing::warn!(error, "configuration store unreachable; serving the last good configuration");
+            tracing::warn!(
+                error,
+                "configuration store unreachable; serving the last good configuration"
+            );
         }
         self.shared.set_db_reachable(false);
     }
@@ -184,7 +202,12 @@ impl Reloader {
         let version = data.version;
         match Snapshot::compile(data) {
             Ok(snap) => {
-                tracing::info!(version, source, routes = snap.routes.len(), "configuration loaded");
+                tracing::info!(
+                    version,
+                    source,
+                    routes = snap.routes.len(),
+                    "configuration loaded"
+                );
                 self.shared.publish(snap);
                 true
             }
@@ -203,9 +226,13 @@ impl Reloader {
                 Ok(data) => {
                     self.apply(data, "disk cache");
                 }
-                Err(e) => tracing::error!(path = %path.display(), error = %e, "snapshot cache unreadable"),
+                Err(e) => {
+                    tracing::error!(path = %path.display(), error = %e, "snapshot cache unreadable")
+                }
             },
-            Err(e) => tracing::warn!(path = %path.display(), error = %e, "no snapshot cache; waiting for the store"),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "no snapshot cache; waiting for the store")
+            }
         }
     }
 }
@@ -260,12 +287,18 @@ mod tests {
     async fn cache_round_trips_atomically() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("sub/snapshot.json");
-        let data = ConfigData { version: 42, ..ConfigData::default() };
+        let data = ConfigData {
+            version: 42,
+            ..ConfigData::default()
+        };
         write_cache(&path, &data).await.expect("write");
-        let back: ConfigData = serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+        let back: ConfigData =
+            serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
         assert_eq!(back.version, 42);
         // No temp file left behind.
-        let names: Vec<_> = std::fs::read_dir(path.parent().expect("dir")).expect("ls").collect();
+        let names: Vec<_> = std::fs::read_dir(path.parent().expect("dir"))
+            .expect("ls")
+            .collect();
         assert_eq!(names.len(), 1);
     }
 
@@ -273,7 +306,15 @@ mod tests {
     async fn unreachable_store_serves_from_cache() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("snapshot.json");
-        write_cache(&path, &ConfigData { version: 7, ..ConfigData::default() }).await.expect("write");
+        write_cache(
+            &path,
+            &ConfigData {
+                version: 7,
+                ..ConfigData::default()
+            },
+        )
+        .await
+        .expect("write");
         let shared = Shared::new();
         let config = ReloadConfig {
             database_url: "postgres://nobody@127.0.0.1:1/none".into(),

@@ -103,7 +103,9 @@ pub struct Router {
 impl Router {
     /// Compile routes (index = position in `routes`). Invalid regexes are an error naming the
     /// route.
-    pub fn build<'a>(routes: impl IntoIterator<Item = (usize, &'a model::Route)>) -> Result<Self, String> {
+    pub fn build<'a>(
+        routes: impl IntoIterator<Item = (usize, &'a model::Route)>,
+    ) -> Result<Self, String> {
         let mut candidates = Vec::new();
         for (idx, route) in routes {
             compile_route(idx, route, &mut candidates)
@@ -140,7 +142,10 @@ fn compile_route(idx: usize, route: &model::Route, out: &mut Vec<Candidate>) -> 
             .collect::<Vec<_>>()
     });
     let hosts = route_hosts(route);
-    let plain_hosts = !hosts.is_empty() && hosts.iter().all(|h| matches!(h.pattern, HostPattern::Exact(_)));
+    let plain_hosts = !hosts.is_empty()
+        && hosts
+            .iter()
+            .all(|h| matches!(h.pattern, HostPattern::Exact(_)));
     let mut headers = Vec::new();
     if let Some(hs) = route.headers.as_ref() {
         for (name, values) in hs {
@@ -149,10 +154,15 @@ fn compile_route(idx: usize, route: &model::Route, out: &mut Vec<Candidate>) -> 
             }
             let name = HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
                 .map_err(|_| format!("invalid header name '{name}'"))?;
-            let mut m = HeaderMatcher { name, values: Vec::new(), regexes: Vec::new() };
+            let mut m = HeaderMatcher {
+                name,
+                values: Vec::new(),
+                regexes: Vec::new(),
+            };
             for v in values {
                 if let Some(re) = v.strip_prefix("~*") {
-                    let re = Regex::new(&format!("(?i){re}")).map_err(|e| format!("invalid header regex '{v}': {e}"))?;
+                    let re = Regex::new(&format!("(?i){re}"))
+                        .map_err(|e| format!("invalid header regex '{v}': {e}"))?;
                     m.regexes.push(re);
                 } else {
                     m.values.push(v.to_lowercase());
@@ -175,7 +185,8 @@ fn compile_route(idx: usize, route: &model::Route, out: &mut Vec<Candidate>) -> 
         let mut prefixes: Vec<(usize, Vec<Vec<u8>>)> = Vec::new();
         for p in paths {
             if let Some(re) = p.strip_prefix('~') {
-                let re = BytesRegex::new(&format!("^{re}")).map_err(|e| format!("invalid regex path '{p}': {e}"))?;
+                let re = BytesRegex::new(&format!("^{re}"))
+                    .map_err(|e| format!("invalid regex path '{p}': {e}"))?;
                 regexes.push(re);
             } else {
                 let bytes = p.as_bytes().to_vec();
@@ -230,7 +241,11 @@ fn route_hosts(route: &model::Route) -> Vec<HostMatcher> {
 fn clone_headers(headers: &[HeaderMatcher]) -> Vec<HeaderMatcher> {
     headers
         .iter()
-        .map(|h| HeaderMatcher { name: h.name.clone(), values: h.values.clone(), regexes: h.regexes.clone() })
+        .map(|h| HeaderMatcher {
+            name: h.name.clone(),
+            values: h.values.clone(),
+            regexes: h.regexes.clone(),
+        })
         .collect()
 }
 
@@ -288,7 +303,10 @@ impl Candidate {
             PathMatcher::Prefixes(ps) => Some(ps.iter().find(|p| req.path.starts_with(p))?.len()),
             PathMatcher::Regexes(rs) => Some(rs.iter().find_map(|r| r.find(req.path))?.len()),
         };
-        Some(Match { route: self.route, matched_path_len })
+        Some(Match {
+            route: self.route,
+            matched_path_len,
+        })
     }
 }
 
@@ -311,7 +329,8 @@ impl HeaderMatcher {
     fn matches(&self, headers: &HeaderMap) -> bool {
         headers.get_all(&self.name).iter().any(|v| {
             let Ok(v) = v.to_str() else { return false };
-            self.values.iter().any(|c| c.eq_ignore_ascii_case(v)) || self.regexes.iter().any(|r| r.is_match(v))
+            self.values.iter().any(|c| c.eq_ignore_ascii_case(v))
+                || self.regexes.iter().any(|r| r.is_match(v))
         })
     }
 }

@@ -31,12 +31,21 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { max_header_bytes: 32 * 1024, max_headers: 100, drain_timeout: Duration::from_secs(30) }
+        Self {
+            max_header_bytes: 32 * 1024,
+            max_headers: 100,
+            drain_timeout: Duration::from_secs(30),
+        }
     }
 }
 
 /// Serve `listener` until `shutdown` resolves, then drain (bounded by `drain_timeout`).
-pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, config: ServerConfig, shutdown: impl Future<Output = ()>) {
+pub async fn serve(
+    listener: TcpListener,
+    proxy: Arc<Proxy>,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -93,7 +102,9 @@ fn spawn_connection(
         let proxy = proxy.clone();
         async move { Ok::<_, Infallible>(proxy.handle(req, info).await) }
     });
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
+    let conn = builder
+        .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+        .into_owned();
     let conn = graceful.watch(conn);
     tokio::spawn(async move {
         if let Err(e) = conn.await {

@@ -79,7 +79,10 @@ pub struct ServiceEntry {
 /// `PROXY_SSL_VERIFY` (`on`/`off`), default `on`.
 pub fn default_tls_verify() -> bool {
     !matches!(
-        std::env::var("PROXY_SSL_VERIFY").as_deref().map(str::to_ascii_lowercase).as_deref(),
+        std::env::var("PROXY_SSL_VERIFY")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
         Ok("off" | "false" | "0" | "no")
     )
 }
@@ -93,7 +96,11 @@ impl Snapshot {
     }
 
     /// Compile with an explicit client factory and `tls_verify = null` default.
-    pub fn compile_with(data: ConfigData, upstreams: &Upstreams, tls_verify_default: bool) -> anyhow::Result<Snapshot> {
+    pub fn compile_with(
+        data: ConfigData,
+        upstreams: &Upstreams,
+        tls_verify_default: bool,
+    ) -> anyhow::Result<Snapshot> {
         let indexes = Arc::new(build_indexes(&data));
 
         let mut services = HashMap::new();
@@ -119,7 +126,11 @@ impl Snapshot {
 
         let mut routes = Vec::with_capacity(data.routes.len());
         for route in &data.routes {
-            if !route.protocols.iter().any(|p| matches!(p.as_str(), "http" | "https" | "grpc" | "grpcs")) {
+            if !route
+                .protocols
+                .iter()
+                .any(|p| matches!(p.as_str(), "http" | "https" | "grpc" | "grpcs"))
+            {
                 continue;
             }
             let service = match route.service {
@@ -134,7 +145,8 @@ impl Snapshot {
                 None => None,
             };
             let service_id = route.service.map(|s| s.id);
-            let (plugins, consumer_plugins) = resolve_plugins(&data.plugins, &built, route.id, service_id);
+            let (plugins, consumer_plugins) =
+                resolve_plugins(&data.plugins, &built, route.id, service_id);
             routes.push(Arc::new(RouteEntry {
                 allows_http: route.protocols.iter().any(|p| p == "http" || p == "grpc"),
                 strip_path: route.strip_path,
@@ -145,8 +157,14 @@ impl Snapshot {
                 consumer_plugins,
             }));
         }
-        let router = Router::build(routes.iter().enumerate().map(|(i, r)| (i, &*r.route))).map_err(anyhow::Error::msg)?;
-        Ok(Snapshot { version: data.version, router, routes, indexes })
+        let router = Router::build(routes.iter().enumerate().map(|(i, r)| (i, &*r.route)))
+            .map_err(anyhow::Error::msg)?;
+        Ok(Snapshot {
+            version: data.version,
+            router,
+            routes,
+            indexes,
+        })
     }
 }
 
@@ -174,7 +192,11 @@ fn build_indexes(data: &ConfigData) -> Indexes {
     idx
 }
 
-fn compile_service(svc: &model::Service, upstreams: &Upstreams, tls_verify_default: bool) -> anyhow::Result<Arc<ServiceEntry>> {
+fn compile_service(
+    svc: &model::Service,
+    upstreams: &Upstreams,
+    tls_verify_default: bool,
+) -> anyhow::Result<Arc<ServiceEntry>> {
     let (scheme, default_port) = match svc.protocol.as_str() {
         "https" | "grpcs" | "tls" => (Scheme::HTTPS, 443),
         _ => (Scheme::HTTP, 80),
@@ -184,14 +206,22 @@ fn compile_service(svc: &model::Service, upstreams: &Upstreams, tls_verify_defau
     } else {
         svc.host.clone()
     };
-    let authority: Authority = format!("{host}:{}", svc.port).parse().context("invalid host")?;
+    let authority: Authority = format!("{host}:{}", svc.port)
+        .parse()
+        .context("invalid host")?;
     let host_header = if svc.port == default_port {
         HeaderValue::from_str(&host)
     } else {
         HeaderValue::from_str(&format!("{host}:{}", svc.port))
     }
     .context("invalid host")?;
-    let base_path = svc.path.as_deref().filter(|p| !p.is_empty()).unwrap_or("/").as_bytes().to_vec();
+    let base_path = svc
+        .path
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .unwrap_or("/")
+        .as_bytes()
+        .to_vec();
     let key = ClientKey {
         connect_timeout: Duration::from_millis(svc.connect_timeout.max(1)),
         retries: svc.retries,
@@ -205,7 +235,10 @@ fn compile_service(svc: &model::Service, upstreams: &Upstreams, tls_verify_defau
         host_header,
         base_path,
         client: upstreams.client(key),
-        upgrade_client: upstreams.client(ClientKey { http1_only: true, ..key }),
+        upgrade_client: upstreams.client(ClientKey {
+            http1_only: true,
+            ..key
+        }),
         read_timeout: Duration::from_millis(svc.read_timeout.max(1)),
         write_timeout: Duration::from_millis(svc.write_timeout.max(1)),
     }))
@@ -222,16 +255,18 @@ fn specificity(p: &model::Plugin, route: Uuid, service: Option<Uuid>) -> Option<
             return None;
         }
     }
-    Some(match (p.route.is_some(), p.service.is_some(), p.consumer.is_some()) {
-        (true, true, true) => 7,
-        (true, false, true) => 6,
-        (false, true, true) => 5,
-        (true, true, false) => 4,
-        (false, false, true) => 3,
-        (true, false, false) => 2,
-        (false, true, false) => 1,
-        (false, false, false) => 0,
-    })
+    Some(
+        match (p.route.is_some(), p.service.is_some(), p.consumer.is_some()) {
+            (true, true, true) => 7,
+            (true, false, true) => 6,
+            (false, true, true) => 5,
+            (true, true, false) => 4,
+            (false, false, true) => 3,
+            (true, false, false) => 2,
+            (false, true, false) => 1,
+            (false, false, false) => 0,
+        },
+    )
 }
 
 type Resolved = (Result<Chain, Arc<str>>, HashMap<Uuid, Chain>);
@@ -278,7 +313,10 @@ fn resolve_plugins(
     let mut per_consumer = HashMap::new();
     let mut base = base;
     let consumers: Vec<Uuid> = {
-        let mut v: Vec<Uuid> = applicable.iter().filter_map(|(p, _)| p.consumer.map(|c| c.id)).collect();
+        let mut v: Vec<Uuid> = applicable
+            .iter()
+            .filter_map(|(p, _)| p.consumer.map(|c| c.id))
+            .collect();
         v.sort();
         v.dedup();
         v

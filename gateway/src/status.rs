@@ -33,20 +33,27 @@ pub fn respond(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>
             }),
         ),
         "/status/ready" if shared.is_ready() => (StatusCode::OK, json!({ "message": "ready" })),
-        "/status/ready" => (StatusCode::SERVICE_UNAVAILABLE, json!({ "message": "no configuration loaded yet" })),
+        "/status/ready" => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({ "message": "no configuration loaded yet" }),
+        ),
         _ => (StatusCode::NOT_FOUND, json!({ "message": "Not found" })),
     };
     let mut res = Response::new(Full::new(Bytes::from(body.to_string())));
     *res.status_mut() = status;
-    res.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    res.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
     res
 }
 
 /// Serve the status endpoints forever.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let shared = shared.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req: Request<Incoming>| {

@@ -20,10 +20,16 @@ impl TrustedIps {
                 Some((ip, bits)) => (ip, Some(bits)),
                 None => (item, None),
             };
-            let ip: IpAddr = ip.parse().map_err(|_| format!("invalid trusted ip '{item}'"))?;
+            let ip: IpAddr = ip
+                .parse()
+                .map_err(|_| format!("invalid trusted ip '{item}'"))?;
             let max = if ip.is_ipv4() { 32 } else { 128 };
             let bits = match bits {
-                Some(b) => b.parse::<u8>().ok().filter(|b| *b <= max).ok_or(format!("invalid prefix in '{item}'"))?,
+                Some(b) => b
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|b| *b <= max)
+                    .ok_or(format!("invalid prefix in '{item}'"))?,
                 None => max,
             };
             nets.push((ip, bits));
@@ -79,7 +85,9 @@ mod tests {
             assert_eq!(t.contains(ip.parse().expect("ip")), want, "{ip}");
         }
         assert!(!TrustedIps::default().contains("127.0.0.1".parse().expect("ip")));
-        assert!(TrustedIps::parse("0.0.0.0/0").expect("all").contains("8.8.8.8".parse().expect("ip")));
+        assert!(TrustedIps::parse("0.0.0.0/0")
+            .expect("all")
+            .contains("8.8.8.8".parse().expect("ip")));
         assert!(TrustedIps::parse("nope").is_err());
     }
 }

@@ -78,8 +78,9 @@ impl Upstreams {
             let _ = roots.add(cert);
         }
         if let Some(path) = std::env::var_os(CA_BUNDLE_ENV).filter(|p| !p.is_empty()) {
-            let pem = std::fs::read(&path)
-                .map_err(|e| anyhow::anyhow!("reading {CA_BUNDLE_ENV} {}: {e}", path.to_string_lossy()))?;
+            let pem = std::fs::read(&path).map_err(|e| {
+                anyhow::anyhow!("reading {CA_BUNDLE_ENV} {}: {e}", path.to_string_lossy())
+            })?;
             for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
                 roots.add(cert?)?;
             }
@@ -122,7 +123,10 @@ impl Upstreams {
     /// The shared client for `key` (created on first use).
     pub fn client(&self, key: ClientKey) -> Client {
         let mut clients = self.clients.lock();
-        clients.entry(key).or_insert_with(|| self.build(key)).clone()
+        clients
+            .entry(key)
+            .or_insert_with(|| self.build(key))
+            .clone()
     }
 
     fn build(&self, key: ClientKey) -> Client {
@@ -130,7 +134,11 @@ impl Upstreams {
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_keepalive(Some(Duration::from_secs(60)));
-        let tls = if key.tls_verify { self.verifying.clone() } else { self.insecure.clone() };
+        let tls = if key.tls_verify {
+            self.verifying.clone()
+        } else {
+            self.insecure.clone()
+        };
         let builder = HttpsConnectorBuilder::new()
             .with_tls_config((*tls).clone())
             .https_or_http();
@@ -157,7 +165,9 @@ impl Upstreams {
 
 impl std::fmt::Debug for Upstreams {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Upstreams").field("clients", &self.clients.lock().len()).finish()
+        f.debug_struct("Upstreams")
+            .field("clients", &self.clients.lock().len())
+            .finish()
     }
 }
 
@@ -199,13 +209,29 @@ impl tower::Service<Uri> for RetryConnector {
         let timeout = self.connect_timeout;
         let attempts = self.attempts.max(1);
         Box::pin(async move {
-            let mut last = ConnectError { attempts: 0, timed_out: false, source: None };
+            let mut last = ConnectError {
+                attempts: 0,
+                timed_out: false,
+                source: None,
+            };
             for attempt in 1..=attempts {
                 let fut = tower::Service::call(&mut inner, uri.clone());
                 match tokio::time::timeout(timeout, fut).await {
                     Ok(Ok(conn)) => return Ok(conn),
-                    Ok(Err(e)) => last = ConnectError { attempts: attempt, timed_out: false, source: Some(e) },
-                    Err(_) => last = ConnectError { attempts: attempt, timed_out: true, source: None },
+                    Ok(Err(e)) => {
+                        last = ConnectError {
+                            attempts: attempt,
+                            timed_out: false,
+                            source: Some(e),
+                        }
+                    }
+                    Err(_) => {
+                        last = ConnectError {
+                            attempts: attempt,
+                            timed_out: true,
+                            source: None,
+                        }
+                    }
                 }
                 tracing::debug!(upstream.uri = %uri, attempt, error = %last, "upstream connect failed");
             }
@@ -239,7 +265,12 @@ impl ServerCertVerifier for AcceptAnyCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -248,7 +279,12 @@ impl ServerCertVerifier for AcceptAnyCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -263,9 +299,18 @@ mod tests {
     #[tokio::test]
     async fn refused_connection_is_retried_then_reported() {
         // Bind then drop to get a port nobody listens on.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
         let ups = Upstreams::with_roots(RootCertStore::empty()).expect("ups");
-        let key = ClientKey { connect_timeout: Duration::from_secs(1), retries: 2, tls_verify: true, http1_only: false };
+        let key = ClientKey {
+            connect_timeout: Duration::from_secs(1),
+            retries: 2,
+            tls_verify: true,
+            http1_only: false,
+        };
         let mut conn = ups.client(key);
         let _ = &mut conn;
         let mut connector = RetryConnector {
@@ -278,7 +323,10 @@ mod tests {
             attempts: 3,
         };
         let uri: Uri = format!("http://127.0.0.1:{port}/").parse().expect("uri");
-        let err = tower::Service::call(&mut connector, uri).await.err().expect("refused");
+        let err = tower::Service::call(&mut connector, uri)
+            .await
+            .err()
+            .expect("refused");
         assert_eq!(err.attempts, 3);
         assert!(!err.timed_out);
     }
@@ -286,7 +334,12 @@ mod tests {
     #[test]
     fn clients_are_cached_per_key() {
         let ups = Upstreams::with_roots(RootCertStore::empty()).expect("ups");
-        let key = ClientKey { connect_timeout: Duration::from_secs(1), retries: 0, tls_verify: true, http1_only: false };
+        let key = ClientKey {
+            connect_timeout: Duration::from_secs(1),
+            retries: 0,
+            tls_verify: true,
+            http1_only: false,
+        };
         let _a = ups.client(key);
         let _b = ups.client(key);
         let _c = ups.client(ClientKey { retries: 1, ..key });

@@ -23,7 +23,13 @@ struct Req<'a> {
 }
 
 fn req<'a>(method: &'a str, host: Option<&'a str>, path: &'a str) -> Req<'a> {
-    Req { method, host, path, headers: &[], port: 8000 }
+    Req {
+        method,
+        host,
+        path,
+        headers: &[],
+        port: 8000,
+    }
 }
 
 /// Returns the matched route's name and matched path length.
@@ -45,9 +51,12 @@ fn lookup(routes: &[model::Route], r: &Req<'_>) -> Option<(String, Option<usize>
         headers: &headers,
         local_port: r.port,
     };
-    router
-        .find(&view)
-        .map(|m| (routes[m.route].name.clone().unwrap_or_default(), m.matched_path_len))
+    router.find(&view).map(|m| {
+        (
+            routes[m.route].name.clone().unwrap_or_default(),
+            m.matched_path_len,
+        )
+    })
 }
 
 fn name(routes: &[model::Route], r: Req<'_>) -> Option<String> {
@@ -63,8 +72,14 @@ fn field_matching_table() {
         route(4, json!({"hosts": ["*.wild.test"]})),
         route(5, json!({"hosts": ["pre.*"]})),
         route(6, json!({"hosts": ["ported.test:9000"]})),
-        route(7, json!({"headers": {"x-version": ["v1", "V2"]}, "paths": ["/h"]})),
-        route(8, json!({"headers": {"x-re": ["~*^ab+c$"]}, "paths": ["/hr"]})),
+        route(
+            7,
+            json!({"headers": {"x-version": ["v1", "V2"]}, "paths": ["/h"]}),
+        ),
+        route(
+            8,
+            json!({"headers": {"x-re": ["~*^ab+c$"]}, "paths": ["/hr"]}),
+        ),
         route(9, json!({"paths": ["~/items/\\d+$"]})),
         route(10, json!({"paths": ["~/named/(?<id>[a-z]+)"]})),
     ];
@@ -94,12 +109,36 @@ fn field_matching_table() {
         (req("GET", Some("wild.test"), "/"), None),
         (req("GET", Some("pre.anything.io"), "/"), Some("r5")),
         (req("GET", Some("ported.test"), "/"), None),
-        (Req { port: 9000, ..req("GET", Some("ported.test"), "/") }, Some("r6")),
+        (
+            Req {
+                port: 9000,
+                ..req("GET", Some("ported.test"), "/")
+            },
+            Some("r6"),
+        ),
         // headers
-        (Req { headers: h, ..req("GET", None, "/h") }, Some("r7")),
+        (
+            Req {
+                headers: h,
+                ..req("GET", None, "/h")
+            },
+            Some("r7"),
+        ),
         (req("GET", None, "/h"), None),
-        (Req { headers: re_ok, ..req("GET", None, "/hr") }, Some("r8")),
-        (Req { headers: re_no, ..req("GET", None, "/hr") }, None),
+        (
+            Req {
+                headers: re_ok,
+                ..req("GET", None, "/hr")
+            },
+            Some("r8"),
+        ),
+        (
+            Req {
+                headers: re_no,
+                ..req("GET", None, "/hr")
+            },
+            None,
+        ),
         // regex paths are anchored at the start only
         (req("GET", None, "/items/42"), Some("r9")),
         (req("GET", None, "/items/42x"), None),
@@ -107,7 +146,10 @@ fn field_matching_table() {
         (req("GET", None, "/named/abc/rest"), Some("r10")),
     ];
     for (r, want) in cases {
-        let desc = format!("{} {:?} {} {:?} port={}", r.method, r.host, r.path, r.headers, r.port);
+        let desc = format!(
+            "{} {:?} {} {:?} port={}",
+            r.method, r.host, r.path, r.headers, r.port
+        );
         assert_eq!(name(&routes, r).as_deref(), want, "{desc}");
     }
 }
@@ -118,19 +160,28 @@ fn priority_table() {
     let rows: Vec<(Vec<model::Route>, Req<'_>, &str)> = vec![
         // more fields win
         (
-            vec![route(1, json!({"paths": ["/"]})), route(2, json!({"paths": ["/"], "methods": ["GET"]}))],
+            vec![
+                route(1, json!({"paths": ["/"]})),
+                route(2, json!({"paths": ["/"], "methods": ["GET"]})),
+            ],
             req("GET", None, "/x"),
             "r2",
         ),
         // longer prefix wins
         (
-            vec![route(1, json!({"paths": ["/a"]})), route(2, json!({"paths": ["/a/b"]}))],
+            vec![
+                route(1, json!({"paths": ["/a"]})),
+                route(2, json!({"paths": ["/a/b"]})),
+            ],
             req("GET", None, "/a/b/c"),
             "r2",
         ),
         // regex beats prefix, even an exact prefix hit
         (
-            vec![route(1, json!({"paths": ["/exact"]})), route(2, json!({"paths": ["~/ex"]}))],
+            vec![
+                route(1, json!({"paths": ["/exact"]})),
+                route(2, json!({"paths": ["~/ex"]})),
+            ],
             req("GET", None, "/exact"),
             "r2",
         ),
@@ -156,19 +207,31 @@ fn priority_table() {
         (
             vec![
                 route(1, json!({"paths": ["~/p"], "headers": {"a": ["1"]}})),
-                route(2, json!({"paths": ["/p"], "headers": {"a": ["1"], "b": ["2"]}})),
+                route(
+                    2,
+                    json!({"paths": ["/p"], "headers": {"a": ["1"], "b": ["2"]}}),
+                ),
             ],
-            Req { headers: &[("a", "1"), ("b", "2")], ..req("GET", None, "/p") },
+            Req {
+                headers: &[("a", "1"), ("b", "2")],
+                ..req("GET", None, "/p")
+            },
             "r2",
         ),
         // equal priority: greater uuid wins
         (
-            vec![route(1, json!({"paths": ["/t"]})), route(2, json!({"paths": ["/t"]}))],
+            vec![
+                route(1, json!({"paths": ["/t"]})),
+                route(2, json!({"paths": ["/t"]})),
+            ],
             req("GET", None, "/t"),
             "r2",
         ),
         (
-            vec![route(9, json!({"paths": ["/t"]})), route(2, json!({"paths": ["/t"]}))],
+            vec![
+                route(9, json!({"paths": ["/t"]})),
+                route(2, json!({"paths": ["/t"]})),
+            ],
             req("GET", None, "/t"),
             "r9",
         ),
@@ -206,11 +269,23 @@ fn priority_table() {
 
 #[test]
 fn matched_path_length_for_stripping() {
-    let routes = vec![route(1, json!({"paths": ["/pre"]})), route(2, json!({"paths": ["~/re/\\d+"]}))];
-    assert_eq!(lookup(&routes, &req("GET", None, "/prefix")), Some(("r1".into(), Some(4))));
-    assert_eq!(lookup(&routes, &req("GET", None, "/re/123/x")), Some(("r2".into(), Some(7))));
+    let routes = vec![
+        route(1, json!({"paths": ["/pre"]})),
+        route(2, json!({"paths": ["~/re/\\d+"]})),
+    ];
+    assert_eq!(
+        lookup(&routes, &req("GET", None, "/prefix")),
+        Some(("r1".into(), Some(4)))
+    );
+    assert_eq!(
+        lookup(&routes, &req("GET", None, "/re/123/x")),
+        Some(("r2".into(), Some(7)))
+    );
     let host_only = vec![route(1, json!({"hosts": ["h"]}))];
-    assert_eq!(lookup(&host_only, &req("GET", Some("h"), "/x")), Some(("r1".into(), None)));
+    assert_eq!(
+        lookup(&host_only, &req("GET", Some("h"), "/x")),
+        Some(("r1".into(), None))
+    );
 }
 
 #[test]

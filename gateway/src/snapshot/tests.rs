@@ -17,7 +17,13 @@ fn id(n: u128) -> Uuid {
     Uuid::from_u128(n)
 }
 
-fn plugin(n: u128, name: &str, route: Option<u128>, service: Option<u128>, consumer: Option<u128>) -> model::Plugin {
+fn plugin(
+    n: u128,
+    name: &str,
+    route: Option<u128>,
+    service: Option<u128>,
+    consumer: Option<u128>,
+) -> model::Plugin {
     let fk = |x: Option<u128>| x.map(|v| json!({"id": id(v)})).unwrap_or(json!(null));
     serde_json::from_value(json!({
         "id": id(n), "name": name, "route": fk(route), "service": fk(service), "consumer": fk(consumer),
