@@ -103,3 +103,74 @@ async fn cors_runs_before_jwt_and_decorates_its_401() {
     assert_eq!(r.header("access-control-allow-origin"), None);
     assert_eq!(r.header("vary"), Some("Origin"));
 }
+
+/// The Admin API stores plugin configs filled with Kong's defaults (JSON and form bodies) and
+/// rejects invalid ones with Kong's field map under `config`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_configs_through_the_admin_api() {
+    let s = Stack::start().await;
+    let cors = s
+        .admin(Method::POST, "/plugins", json!({"name": "cors"}))
+        .await;
+    assert_eq!(
+        cors["config"],
+        json!({"origins": null, "headers": null, "exposed_headers": null,
+               "methods": ["GET","HEAD","PUT","PATCH","POST","DELETE","OPTIONS","TRACE","CONNECT"],
+               "max_age": null, "credentials": false, "private_network": false,
+               "preflight_continue": false, "allow_origin_absent": true})
+    );
+    let (status, jwt) = s
+        .admin_raw(
+            Method::POST,
+            "/plugins",
+            "application/x-www-form-urlencoded",
+            "name=jwt&config.claims_to_verify=exp&config.maximum_expiration=60&config.run_on_preflight=false"
+                .into(),
+        )
+        .await;
+    assert_eq!(status, 201, "{jwt}");
+    assert_eq!(jwt["config"]["claims_to_verify"], json!(["exp"]));
+    assert_eq!(jwt["config"]["maximum_expiration"], json!(60));
+    assert_eq!(jwt["config"]["run_on_preflight"], json!(false));
+    assert_eq!(jwt["config"]["uri_param_names"], json!(["jwt"]));
+    assert_eq!(jwt["config"]["key_claim_name"], json!("iss"));
+    let statsd = s
+        .admin(
+            Method::POST,
+            "/plugins",
+            json!({"name": "statsd", "config": {"port": 8125, "prefix": "kong"}}),
+        )
+        .await;
+    assert_eq!(statsd["config"]["host"], json!("localhost"));
+    assert_eq!(
+        statsd["config"]["metrics"].as_array().map(Vec::len),
+        Some(13)
+    );
+    assert_eq!(
+        statsd["config"]["service_identifier_default"],
+        json!("service_name_or_host")
+    );
+    let (status, err) = s
+        .admin_raw(
+            Method::POST,
+            "/services",
+            "application/json",
+            json!({"name": "x", "url": "http://x.test"}).to_string(),
+        )
+        .await;
+    assert_eq!(status, 201, "{err}");
+    let (status, err) = s
+        .admin_raw(
+            Method::POST,
+            "/services/x/plugins",
+            "application/json",
+            json!({"name": "cors", "config": {"origins": ["(bad"], "nope": 1}}).to_string(),
+        )
+        .await;
+    assert_eq!(status, 400, "{err}");
+    assert_eq!(err["name"], "schema violation");
+    assert_eq!(
+        err["fields"]["config"],
+        json!({"origins": ["'(bad' is not a valid regex"], "nope": "unknown field"})
+    );
+}

@@ -226,6 +226,28 @@ impl Stack {
         serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 
+    /// An Admin API call with a raw body and content type; returns status and JSON body.
+    pub async fn admin_raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: String,
+    ) -> (StatusCode, Value) {
+        let res = self
+            .client
+            .request(method, format!("{}{path}", self.admin))
+            .header("x-auth-token", &self.token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("admin request");
+        let status = res.status();
+        let text = res.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
     /// Create a service pointing at the echo upstream and a route on `path` (names derived
     /// from the path); returns (service, route).
     pub async fn service_route(&self, name: &str, path: &str) -> (Value, Value) {
