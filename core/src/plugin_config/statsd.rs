@@ -62,11 +62,17 @@ const DEFAULT_METRICS: &[(&str, &str, Option<u32>)] = &[
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StatType {
+    /// `c`
     Counter,
+    /// `g`
     Gauge,
+    /// `h`
     Histogram,
+    /// `m`
     Meter,
+    /// `s`
     Set,
+    /// `ms`
     Timer,
 }
 
@@ -88,8 +94,11 @@ impl StatType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConsumerIdentifier {
+    /// The consumer's `id`.
     ConsumerId,
+    /// Its `custom_id` (no metric when null).
     CustomId,
+    /// Its `username` (no metric when null).
     Username,
 }
 
@@ -97,9 +106,13 @@ pub enum ConsumerIdentifier {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceIdentifier {
+    /// The service `id`.
     ServiceId,
+    /// Its `name` (`unnamed` when null).
     ServiceName,
+    /// Its `host`.
     ServiceHost,
+    /// Its `name`, else its `host`.
     ServiceNameOrHost,
 }
 
@@ -107,7 +120,9 @@ pub enum ServiceIdentifier {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkspaceIdentifier {
+    /// The workspace id (`default` here: one workspace).
     WorkspaceId,
+    /// The workspace name (`default`).
     WorkspaceName,
 }
 
@@ -115,9 +130,13 @@ pub enum WorkspaceIdentifier {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TagStyle {
+    /// `name:v|t|#k:v,..`
     Dogstatsd,
+    /// `name,k=v,..:v|t`
     Influxdb,
+    /// `name#k=v,..:v|t`
     Librato,
+    /// `name[k=v,..]:v|t`
     Signalfx,
 }
 
