@@ -301,3 +301,52 @@ fn pyjwt_hs_with_pem(pem: &str) -> String {
     )
     .expect("sign")
 }
+
+/// On Postgres (LISTEN/NOTIFY reloads): a credential created while the gateway runs is used
+/// at once, and deleting it stops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwt_credentials_live_on_postgres() {
+    let s = Stack::start_pg().await;
+    s.service_route("pgjwt", "/pgjwt").await;
+    s.admin(
+        Method::POST,
+        "/routes/pgjwt-route/plugins",
+        json!({"name": "jwt"}),
+    )
+    .await;
+    s.admin(Method::POST, "/consumers", json!({"username": "carol"}))
+        .await;
+    let token = pyjwt(
+        "RS256",
+        &fixture("rsa_private.pem"),
+        &json!({"iss": "carol-rs"}),
+    );
+    let auth = format!("Bearer {token}");
+    let r = s
+        .until(Method::GET, "/pgjwt", &[("authorization", &auth)], |r| {
+            r.status == 401
+        })
+        .await;
+    assert_eq!(
+        r.text,
+        r#"{"message":"No credentials found for given 'iss'"}"#
+    );
+    s.admin(
+        Method::POST,
+        "/consumers/carol/jwt",
+        json!({"key": "carol-rs", "algorithm": "RS256", "rsa_public_key": fixture("rsa_public.pem")}),
+    )
+    .await;
+    let r = s
+        .until(Method::GET, "/pgjwt", &[("authorization", &auth)], |r| {
+            r.status == 200
+        })
+        .await;
+    assert_eq!(r.json["headers"]["x-consumer-username"], "carol");
+    s.admin(Method::DELETE, "/consumers/carol/jwt/carol-rs", json!({}))
+        .await;
+    s.until(Method::GET, "/pgjwt", &[("authorization", &auth)], |r| {
+        r.status == 401
+    })
+    .await;
+}

@@ -79,6 +79,66 @@ pub struct Stack {
     // Children are killed on drop, before the tempdir goes.
     admin_child: Child,
     gateway_child: Option<Child>,
+    // Dropped after the children.
+    _pg: Option<PgDb>,
+}
+
+/// A Postgres database made for one test (`TEST_DATABASE_URL` is a superuser connection),
+/// dropped at the end (best effort).
+pub struct PgDb {
+    url: String,
+    name: String,
+}
+
+fn test_database_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+impl PgDb {
+    async fn create() -> Self {
+        use sqlx::{Connection, Executor};
+        let admin_url = test_database_url();
+        let name = format!("gwtest_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .expect("connect TEST_DATABASE_URL");
+        conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
+            .await
+            .expect("create test database");
+        let _ = conn.close().await;
+        let (base, _) = admin_url
+            .rsplit_once('/')
+            .expect("database url with a path");
+        Self {
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside a runtime: use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            use sqlx::{Connection, Executor};
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&test_database_url()).await {
+                    let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                    let _ = conn.execute(sql.as_str()).await;
+                    let _ = conn.close().await;
+                }
+            });
+        })
+        .join();
+    }
 }
 
 /// A decoded response.
@@ -98,22 +158,34 @@ impl Resp {
 }
 
 impl Stack {
-    /// Start admin (migrating the store), the echo upstream, then the gateway.
+    /// Start admin (migrating the store), the echo upstream, then the gateway, on an embedded
+    /// SQLite store.
     pub async fn start() -> Self {
+        Self::start_on(None).await
+    }
+
+    /// The same on a fresh Postgres database.
+    pub async fn start_pg() -> Self {
+        Self::start_on(Some(PgDb::create().await)).await
+    }
+
+    async fn start_on(pg: Option<PgDb>) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).expect("data dir");
         let token = format!("tok-{}", uuid::Uuid::new_v4().simple());
         let admin_addr = format!("127.0.0.1:{}", free_port());
-        let admin_child = command(
+        let mut admin = command(
             "admin",
             &admin_addr,
             &data,
             &token,
             &dir.path().join("admin.log"),
-        )
-        .spawn()
-        .expect("spawn admin");
+        );
+        if let Some(pg) = &pg {
+            admin.env("DATABASE_URL", &pg.url);
+        }
+        let admin_child = admin.spawn().expect("spawn admin");
         let upstream = spawn_echo().await;
         let client = reqwest::Client::builder()
             .no_proxy()
@@ -128,6 +200,7 @@ impl Stack {
             dir,
             admin_child,
             gateway_child: None,
+            _pg: pg,
         };
         stack.wait_admin().await;
         let proxy_addr = format!("127.0.0.1:{}", free_port());
@@ -144,6 +217,9 @@ impl Stack {
                 "SNAPSHOT_CACHE_PATH",
                 stack.dir.path().join("snapshot.json"),
             );
+        if let Some(pg) = &stack._pg {
+            gw.env("DATABASE_URL", &pg.url);
+        }
         let gw = gw.spawn().expect("spawn gateway");
         stack.gateway_child = Some(gw);
         stack.proxy = format!("http://{proxy_addr}");
