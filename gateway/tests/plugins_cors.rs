@@ -40,6 +40,8 @@ async fn cors_preflight_and_actual_requests() {
     assert_eq!(r.header("access-control-allow-credentials"), Some("true"));
     assert_eq!(r.header("vary"), Some("Origin"));
     assert!(r.json.is_null(), "preflight must not reach the upstream");
+    assert_eq!(r.header("content-length"), Some("0"));
+    assert_eq!(r.header("content-type"), None);
 
     let r = s.call(Method::GET, "/cors", &[("origin", ORIGIN)]).await;
     assert_eq!(r.status, 200);
