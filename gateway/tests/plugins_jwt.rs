@@ -66,6 +66,10 @@ async fn jwt_every_algorithm_signed_by_pyjwt() {
     let r = s.until(Method::GET, "/jwt", &[], |r| r.status == 401).await;
     assert_eq!(r.text, r#"{"message":"Unauthorized"}"#);
     assert_eq!(r.header("www-authenticate"), Some("Bearer realm=\"gw\""));
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
 
     for (alg, public, private) in credentials() {
         let token = pyjwt(alg, &private, &json!({"iss": alg, "sub": "x"}));
