@@ -97,9 +97,7 @@ fn remove_dot_segments(input: &[u8]) -> Vec<u8> {
     while !inp.is_empty() {
         if inp.starts_with(b"../") {
             inp = &inp[3..];
-        } else if inp.starts_with(b"./") {
-            inp = &inp[2..];
-        } else if inp.starts_with(b"/./") {
+        } else if inp.starts_with(b"./") || inp.starts_with(b"/./") {
             inp = &inp[2..];
         } else if inp == b"/." {
             inp = b"/";

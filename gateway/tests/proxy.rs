@@ -63,11 +63,28 @@ async fn get_json(gw: &Gateway, path: &str, host: Option<&str>) -> (u16, Value) 
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
+/// (service path, route path, strip_path, request, expected upstream path).
+type JoinRow = (
+    Option<&'static str>,
+    Option<&'static str>,
+    bool,
+    &'static str,
+    &'static str,
+);
+
+/// (method, path, request headers, expected status).
+type RouteCase = (
+    reqwest::Method,
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    u16,
+);
+
 #[tokio::test]
 async fn path_joins_follow_kong_fixtures() {
     let up = Upstream::http().await;
     // (service path, route path, strip_path, request, expected upstream path)
-    let rows: &[(Option<&str>, Option<&str>, bool, &str, &str)] = &[
+    let rows: &[JoinRow] = &[
         (Some("/"), Some("/route"), true, "/routereq", "/req"),
         (Some("/srv"), Some("/rou"), false, "/roureq", "/srv/roureq"),
         (Some("/srv"), Some("/rou"), true, "/roureq", "/srv/req"),
@@ -160,7 +177,7 @@ async fn routing_rules_methods_hosts_headers_and_priorities() {
         rb.send()
     };
     // Each case: (method, path, headers, expected status, expected route id header or None)
-    let cases: Vec<(reqwest::Method, &str, Vec<(&str, &str)>, u16)> = vec![
+    let cases: Vec<RouteCase> = vec![
         (reqwest::Method::POST, "/m", vec![], 200),
         (reqwest::Method::GET, "/m", vec![], 404),
         (

@@ -24,6 +24,7 @@ use sqlx::{Connection, Executor, PgConnection};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::process::{Child, Command};
 
+#[allow(unused_imports)]
 pub use upstream::{TestCa, Upstream};
 
 /// `target/debug/<name>`, next to the test executable's `deps/` directory.
