@@ -121,6 +121,24 @@ async fn plugin_configs_through_the_admin_api() {
                "max_age": null, "credentials": false, "private_network": false,
                "preflight_continue": false, "allow_origin_absent": true})
     );
+    // PATCH merges into the stored config (Kong merges records).
+    let id = cors["id"].as_str().expect("id").to_string();
+    s.admin(
+        Method::PATCH,
+        &format!("/plugins/{id}"),
+        json!({"config": {"origins": ["http://a.test"]}}),
+    )
+    .await;
+    let patched = s
+        .admin(
+            Method::PATCH,
+            &format!("/plugins/{id}"),
+            json!({"config": {"credentials": true}}),
+        )
+        .await;
+    assert_eq!(patched["config"]["origins"], json!(["http://a.test"]));
+    assert_eq!(patched["config"]["credentials"], json!(true));
+    assert_eq!(patched["config"]["allow_origin_absent"], json!(true));
     let (status, jwt) = s
         .admin_raw(
             Method::POST,
