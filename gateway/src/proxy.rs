@@ -104,11 +104,11 @@ impl Completion for Done {
                 method = %self.method,
                 uri = %self.uri,
                 status = self.status.as_u16(),
-                route_id = ?self.chain.as_ref().map(|(_, r)| r.route.id),
+                route_id = self.chain.as_ref().map(|(_, r)| tracing::field::display(r.route.id)),
                 request_size,
                 response_size,
                 latency_ms = latency.as_millis() as u64,
-                upstream_latency_ms = ?self.upstream_latency.map(|d| d.as_millis() as u64),
+                upstream_latency_ms = self.upstream_latency.map(|d| d.as_millis() as u64),
                 complete,
                 "request"
             );

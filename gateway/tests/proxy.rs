@@ -644,3 +644,79 @@ async fn h2c_clients_are_served() {
     assert_eq!(body["path"], "/x");
     assert_eq!(body["headers"]["via"][0], "2 kong/3.10.0");
 }
+
+#[tokio::test]
+async fn drain_is_bounded_by_the_drain_timeout() {
+    let up = Upstream::http().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut gw = Gateway::with_config(
+        dir.path(),
+        &config(
+            vec![service(1, &up, json!({}))],
+            vec![route(1, Some(1), json!({"paths": ["/"]}))],
+        ),
+        &[("DRAIN_TIMEOUT_SECS", "1")],
+    )
+    .await;
+    let url = format!("{}/stuck", gw.url);
+    let stuck = tokio::spawn(async move {
+        client()
+            .get(url)
+            .header("x-test-delay-ms", "20000")
+            .send()
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t0 = Instant::now();
+    gw.sigterm();
+    let exit = gw.wait_exit(Duration::from_secs(10)).await.expect("exited");
+    assert!(exit.success());
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "drain took {:?}",
+        t0.elapsed()
+    );
+    assert!(
+        stuck.await.expect("join").is_err(),
+        "the stuck request was cut"
+    );
+}
+
+#[tokio::test]
+async fn json_access_log_has_one_line_per_request() {
+    let up = Upstream::http().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = Gateway::with_config(
+        dir.path(),
+        &config(
+            vec![service(1, &up, json!({}))],
+            vec![route(1, Some(1), json!({"paths": ["/logged"]}))],
+        ),
+        &[("LOG_FORMAT", "json")],
+    )
+    .await;
+    let res = client()
+        .post(format!("{}/logged/x", gw.url))
+        .body("12345")
+        .send()
+        .await
+        .expect("req");
+    let rid = res.headers()["x-kong-request-id"]
+        .to_str()
+        .expect("rid")
+        .to_owned();
+    assert!(!res.bytes().await.expect("body").is_empty());
+    let line = common::wait_for(Duration::from_secs(5), || async {
+        gw.log_text()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| v["request_id"] == rid.as_str())
+    })
+    .await
+    .expect("access log line");
+    assert_eq!(line["status"], 200);
+    assert_eq!(line["method"], "POST");
+    assert_eq!(line["uri"], "/logged/x");
+    assert_eq!(line["route_id"], id(1).to_string());
+    assert!(line["request_size"].as_u64().expect("size") > 5);
+}

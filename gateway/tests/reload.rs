@@ -335,3 +335,86 @@ async fn not_ready_until_a_configuration_exists() {
         .expect("json");
     assert_eq!(body, json!({"message": "ready"}));
 }
+
+/// A configuration that does not compile (here: a route regex the router rejects, written
+/// behind the admin's back) is refused; the gateway keeps serving the last good one.
+#[tokio::test]
+async fn invalid_configuration_is_refused_keeping_the_last_good_one() {
+    use sqlx::{Connection, Row};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let up = Upstream::http().await;
+    let admin = Admin::start(None, &dir.path().join("admin")).await;
+    create_service(&admin, &up, "svc").await;
+    admin
+        .create(
+            "/services/svc/routes",
+            json!({"name": "good", "paths": ["/good"]}),
+        )
+        .await;
+    let gw = Gateway::start(gateway_opts(
+        Some(&admin.database_url),
+        &dir.path().join("gw"),
+        &[],
+    ))
+    .await;
+    gw.wait_ready().await;
+    assert!(serves(&gw, "/good", 200, Duration::from_secs(10)).await);
+    let good_version = admin.store_version().await;
+    assert!(gw.wait_version(good_version, Duration::from_secs(5)).await);
+
+    let mut conn = sqlx::SqliteConnection::connect(&admin.database_url)
+        .await
+        .expect("sqlite");
+    let row = sqlx::query("SELECT id, doc FROM routes WHERE name = 'good'")
+        .fetch_one(&mut conn)
+        .await
+        .expect("route row");
+    let id: String = row.get("id");
+    let mut doc: Value = serde_json::from_str(&row.get::<String, _>("doc")).expect("doc json");
+    doc["paths"] = json!(["~/(unclosed"]);
+    sqlx::query("UPDATE routes SET doc = $1 WHERE id = $2")
+        .bind(doc.to_string())
+        .bind(&id)
+        .execute(&mut conn)
+        .await
+        .expect("update");
+    sqlx::query("UPDATE config_version SET version = version + 1 WHERE id = 1")
+        .execute(&mut conn)
+        .await
+        .expect("bump");
+    let refused = wait_for(Duration::from_secs(10), || async {
+        let s = gw.status().await?;
+        (s["reload_failures"].as_i64()? >= 1).then_some(())
+    })
+    .await;
+    assert!(
+        refused.is_some(),
+        "bad configuration not refused; log:\n{}",
+        gw.log_text()
+    );
+    assert_eq!(
+        gw.status().await.expect("status")["configuration_version"],
+        good_version
+    );
+    assert_eq!(
+        status_of(&gw, "/good").await,
+        200,
+        "last good configuration still served"
+    );
+    assert!(gw.log_text().contains("configuration refused"));
+
+    // A later good write is taken again.
+    doc["paths"] = json!(["/fixed"]);
+    sqlx::query("UPDATE routes SET doc = $1 WHERE id = $2")
+        .bind(doc.to_string())
+        .bind(&id)
+        .execute(&mut conn)
+        .await
+        .expect("update");
+    sqlx::query("UPDATE config_version SET version = version + 1 WHERE id = 1")
+        .execute(&mut conn)
+        .await
+        .expect("bump");
+    assert!(serves(&gw, "/fixed", 200, Duration::from_secs(10)).await);
+    assert_eq!(status_of(&gw, "/good").await, 404);
+}
