@@ -27,13 +27,29 @@ use crate::state::Shared;
 use crate::trusted::TrustedIps;
 use crate::upstream::connect_error;
 
-/// Facts about the client connection a request arrived on.
-#[derive(Debug, Clone, Copy)]
+/// Facts about the client connection a request arrived on, computed once per connection.
+#[derive(Debug, Clone)]
 pub struct ConnInfo {
     /// Client address.
     pub remote: SocketAddr,
     /// Local port (Kong's `X-Forwarded-Port`, `host:port` route entries).
     pub local_port: u16,
+    /// The client IP as a header value (`X-Real-IP`, `X-Forwarded-For`).
+    pub ip_header: HeaderValue,
+    /// The local port as a header value (`X-Forwarded-Port`).
+    pub port_header: HeaderValue,
+}
+
+impl ConnInfo {
+    /// Connection facts for a client at `remote` on local port `local_port`.
+    pub fn new(remote: SocketAddr, local_port: u16) -> Self {
+        Self {
+            remote,
+            local_port,
+            ip_header: hdr::ip_value(remote.ip()),
+            port_header: HeaderValue::from(local_port),
+        }
+    }
 }
 
 /// Proxy settings fixed at start.
@@ -157,7 +173,7 @@ impl Proxy {
     pub async fn handle(
         &self,
         mut req: Request<Incoming>,
-        conn: ConnInfo,
+        conn: &ConnInfo,
     ) -> Response<ResponseBody> {
         let start = Instant::now();
         let snap = self.shared.snapshot.load_full();
@@ -184,7 +200,7 @@ impl Proxy {
                 ProxyError::NoRoute.render(&parts.method, &parts.headers, rid.as_str()),
                 None,
                 &parts,
-                &conn,
+                conn,
                 rid,
                 start,
             );
@@ -202,7 +218,7 @@ impl Proxy {
                     res,
                     Some((Chain::from(Vec::new()), entry, None)),
                     &parts,
-                    &conn,
+                    conn,
                     rid,
                     start,
                 );
@@ -210,7 +226,7 @@ impl Proxy {
         };
         if !entry.allows_http && !client_scheme_is_https(&parts, trusted) {
             let res = https_required(&entry, &parts, rid.as_str());
-            return self.local_response(res, Some((chain, entry, None)), &parts, &conn, rid, start);
+            return self.local_response(res, Some((chain, entry, None)), &parts, conn, rid, start);
         }
 
         // Access phase, priority order; a plugin may answer instead of the upstream.
@@ -224,7 +240,7 @@ impl Proxy {
                     res,
                     Some((chain, entry, Some(cx))),
                     &parts,
-                    &conn,
+                    conn,
                     rid,
                     start,
                 );
@@ -244,7 +260,7 @@ impl Proxy {
                 res,
                 Some((chain, entry, Some(cx))),
                 &parts,
-                &conn,
+                conn,
                 rid,
                 start,
             );
@@ -255,7 +271,7 @@ impl Proxy {
         let req_head = request_head_size(&parts);
         let progress = Arc::new(BodyProgress::default());
         let up_req = match self.upstream_request(
-            &parts, &entry, &svc, &m, &norm, &conn, trusted, upgrade, &rid,
+            &parts, &entry, &svc, &m, &norm, conn, trusted, upgrade, &rid,
         ) {
             Ok(r) => r.map(|()| RequestBody::new(body, progress.clone())),
             Err(e) => {
@@ -264,7 +280,7 @@ impl Proxy {
                     res,
                     Some((chain, entry, Some(cx))),
                     &parts,
-                    &conn,
+                    conn,
                     rid,
                     start,
                 );
@@ -299,7 +315,7 @@ impl Proxy {
                     res,
                     Some((chain, entry, Some(cx))),
                     &parts,
-                    &conn,
+                    conn,
                     rid,
                     start,
                 );
@@ -312,7 +328,7 @@ impl Proxy {
                     res,
                     Some((chain, entry, Some(cx))),
                     &parts,
-                    &conn,
+                    conn,
                     rid,
                     start,
                 );
@@ -468,10 +484,12 @@ impl Proxy {
         }
 
         // X-Forwarded-*.
-        let ip = conn.remote.ip();
-        let ip_value = hdr::ip_value(ip);
-        hdr::append_list(&mut headers, &hdr::X_FORWARDED_FOR, ip_value.as_bytes());
-        headers.insert(hdr::X_REAL_IP.clone(), ip_value);
+        hdr::append_list(
+            &mut headers,
+            &hdr::X_FORWARDED_FOR,
+            conn.ip_header.as_bytes(),
+        );
+        headers.insert(hdr::X_REAL_IP.clone(), conn.ip_header.clone());
         if !(trusted && headers.contains_key(&hdr::X_FORWARDED_PROTO)) {
             headers.insert(
                 hdr::X_FORWARDED_PROTO.clone(),
@@ -493,10 +511,7 @@ impl Proxy {
             }
         }
         if !(trusted && headers.contains_key(&hdr::X_FORWARDED_PORT)) {
-            headers.insert(
-                hdr::X_FORWARDED_PORT.clone(),
-                HeaderValue::from(conn.local_port),
-            );
+            headers.insert(hdr::X_FORWARDED_PORT.clone(), conn.port_header.clone());
         }
         if !(trusted && headers.contains_key(&hdr::X_FORWARDED_PATH)) {
             if let Ok(v) = HeaderValue::from_str(parts.uri.path()) {

@@ -97,10 +97,11 @@ fn spawn_connection(
     local_port: u16,
     proxy: Arc<Proxy>,
 ) {
-    let info = ConnInfo { remote, local_port };
+    let info = Arc::new(ConnInfo::new(remote, local_port));
     let svc = service_fn(move |req| {
         let proxy = proxy.clone();
-        async move { Ok::<_, Infallible>(proxy.handle(req, info).await) }
+        let info = info.clone();
+        async move { Ok::<_, Infallible>(proxy.handle(req, &info).await) }
     });
     let conn = builder
         .serve_connection_with_upgrades(TokioIo::new(stream), svc)
