@@ -294,7 +294,14 @@ impl Proxy {
         };
         let proxy_latency = start.elapsed();
         let sent = Instant::now();
-        let outcome = exchange(client, up_req, &progress, svc.read_timeout).await;
+        let outcome = exchange(
+            client,
+            up_req,
+            &progress,
+            svc.write_timeout,
+            svc.read_timeout,
+        )
+        .await;
         let mut res = match outcome {
             Some(Ok(res)) => res,
             Some(Err(e)) => {
@@ -612,12 +619,14 @@ impl Proxy {
 }
 
 /// Send `req` and wait for the response head with Kong's timeout semantics: connecting is
-/// bounded by the connector (connect timeout x retries), sending a streamed body is not
-/// bounded, and `read_timeout` starts once the request is fully sent. `None`: timed out.
+/// bounded by the connector (connect timeout x retries); while the request body streams, a
+/// stall longer than `write_timeout` fails; `read_timeout` starts once the request is fully
+/// sent. `None`: timed out.
 async fn exchange(
     client: &crate::upstream::Client,
     mut req: Request<RequestBody>,
     progress: &BodyProgress,
+    write_timeout: Duration,
     read_timeout: Duration,
 ) -> Option<Result<Response<Incoming>, hyper_util::client::legacy::Error>> {
     let mut connected = capture_connection(&mut req);
@@ -628,11 +637,17 @@ async fn exchange(
         r = &mut fut => return Some(r),
         _ = connected.wait_for_connection_metadata() => {}
     }
-    if !progress.is_done() {
+    while !progress.is_done() {
+        let before = progress.bytes();
         tokio::select! {
             biased;
             r = &mut fut => return Some(r),
             () = progress.wait_done() => {}
+            () = tokio::time::sleep(write_timeout) => {
+                if progress.bytes() == before && !progress.is_done() {
+                    return None;
+                }
+            }
         }
     }
     tokio::time::timeout(read_timeout, fut).await.ok()

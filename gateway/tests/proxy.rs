@@ -720,3 +720,41 @@ async fn json_access_log_has_one_line_per_request() {
     assert_eq!(line["route_id"], id(1).to_string());
     assert!(line["request_size"].as_u64().expect("size") > 5);
 }
+
+#[tokio::test]
+async fn stalled_request_body_hits_the_write_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let up = Upstream::http().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = Gateway::with_config(
+        dir.path(),
+        &config(
+            vec![service(1, &up, json!({"write_timeout": 300}))],
+            vec![route(1, Some(1), json!({"paths": ["/"]}))],
+        ),
+        &[],
+    )
+    .await;
+    let mut stream = tokio::net::TcpStream::connect(gw.addr)
+        .await
+        .expect("connect");
+    stream
+        .write_all(
+            b"POST /upload HTTP/1.1\r\nHost: a.test\r\nContent-Length: 100\r\n\r\n0123456789",
+        )
+        .await
+        .expect("write");
+    let started = Instant::now();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+        .await
+        .expect("answered before the client finished")
+        .expect("read");
+    let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(head.starts_with("HTTP/1.1 504"), "{head}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+}
