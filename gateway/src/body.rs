@@ -22,14 +22,37 @@ use tokio::time::Sleep;
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// How far the client's request body has gone upstream.
+///
+/// `started` flips when the upstream connection first looks at the body (hyper does so only
+/// once it holds a connection and writes the request head): that is when Kong's write and
+/// read timeouts begin, after connecting.
 #[derive(Debug, Default)]
 pub struct BodyProgress {
     bytes: AtomicU64,
+    started: AtomicBool,
     done: AtomicBool,
     notify: Notify,
 }
 
 impl BodyProgress {
+    /// Whether an upstream connection has started sending the request.
+    pub fn is_started(&self) -> bool {
+        self.started.load(Ordering::Acquire)
+    }
+
+    /// Resolves once an upstream connection has started sending the request.
+    pub async fn wait_started(&self) {
+        while !self.is_started() {
+            self.notify.notified().await;
+        }
+    }
+
+    fn start(&self) {
+        if !self.started.swap(true, Ordering::AcqRel) {
+            self.notify.notify_one();
+        }
+    }
+
     /// Data bytes sent so far.
     pub fn bytes(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
@@ -80,6 +103,7 @@ impl Body for RequestBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = &mut *self;
+        this.progress.start();
         let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
         match &frame {
             Some(Ok(f)) => {
@@ -99,10 +123,12 @@ impl Body for RequestBody {
     }
 
     fn is_end_stream(&self) -> bool {
+        self.progress.start();
         self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
+        self.progress.start();
         self.inner.size_hint()
     }
 }

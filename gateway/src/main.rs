@@ -63,6 +63,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let access_log =
         !std::env::var("ACCESS_LOG").is_ok_and(|v| matches!(v.as_str(), "off" | "false" | "0"));
     let database_url = gateway_core::secrets::resolve_database_url().await?;
+    // A bad CA bundle is a configuration error, not something to discover per request.
+    gateway::upstream::Upstreams::from_env()?;
 
     let shared = Shared::new();
     let status_listener = TcpListener::bind(args.status_listen).await?;

@@ -13,7 +13,6 @@ use http::uri::{PathAndQuery, Scheme};
 use http::{request, Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::connect::capture_connection;
 use hyper_util::rt::TokioIo;
 
 use crate::body::{BodyProgress, Completion, RequestBody, ResponseBody};
@@ -624,18 +623,17 @@ impl Proxy {
 /// sent. `None`: timed out.
 async fn exchange(
     client: &crate::upstream::Client,
-    mut req: Request<RequestBody>,
+    req: Request<RequestBody>,
     progress: &BodyProgress,
     write_timeout: Duration,
     read_timeout: Duration,
 ) -> Option<Result<Response<Incoming>, hyper_util::client::legacy::Error>> {
-    let mut connected = capture_connection(&mut req);
     let fut = client.request(req);
     tokio::pin!(fut);
     tokio::select! {
         biased;
         r = &mut fut => return Some(r),
-        _ = connected.wait_for_connection_metadata() => {}
+        () = progress.wait_started() => {}
     }
     while !progress.is_done() {
         let before = progress.bytes();
