@@ -758,3 +758,65 @@ async fn stalled_request_body_hits_the_write_timeout() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn https_only_routes_answer_426_or_redirect_unless_a_trusted_proxy_says_https() {
+    let up = Upstream::http().await;
+    let routes = vec![
+        route(
+            1,
+            Some(1),
+            json!({"paths": ["/secure"], "protocols": ["https"]}),
+        ),
+        route(
+            2,
+            Some(1),
+            json!({"paths": ["/moved"], "protocols": ["https"], "https_redirect_status_code": 301}),
+        ),
+    ];
+    let cfg = config(vec![service(1, &up, json!({}))], routes);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = Gateway::with_config(dir.path(), &cfg, &[]).await;
+    let res = client()
+        .get(format!("{}/secure", gw.url))
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(res.status(), 426);
+    assert_eq!(res.headers()["connection"], "Upgrade");
+    assert_eq!(res.headers()["upgrade"], "TLS/1.2, HTTP/1.1");
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["message"], "Please use HTTPS protocol");
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .get(format!("{}/moved/x?y=1", gw.url))
+        .header("host", "api.example:8000")
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(res.status(), 301);
+    assert_eq!(res.headers()["location"], "https://api.example/moved/x?y=1");
+    // An untrusted X-Forwarded-Proto changes nothing.
+    let res = client()
+        .get(format!("{}/secure", gw.url))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(res.status(), 426);
+
+    // Behind a trusted proxy (TRUSTED_IPS), its X-Forwarded-Proto counts and is kept.
+    let dir2 = tempfile::tempdir().expect("tempdir");
+    let gw2 = Gateway::with_config(dir2.path(), &cfg, &[("TRUSTED_IPS", "127.0.0.1/32")]).await;
+    let res = client()
+        .get(format!("{}/secure", gw2.url))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["headers"]["x-forwarded-proto"][0], "https");
+}
