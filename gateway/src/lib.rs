@@ -14,6 +14,23 @@
 //! * [`status`] — the status listener.
 //! * [`trusted`] — `trusted_ips`.
 //! * [`plugins`] — the per-route plugin pipeline contract and the plugins.
+//!
+//! # Environment of the `gateway` binary
+//!
+//! | name | meaning | default |
+//! |---|---|---|
+//! | `PORT` / `--listen ADDR` | proxy listener (HTTP/1.1 + h2c) | `0.0.0.0:8080` |
+//! | `STATUS_LISTEN` / `--status-listen` | `/status`, `/status/ready` | `127.0.0.1:8100` |
+//! | `DATABASE_URL` (+ `_FILE`, Secret Manager) | store; unset: embedded SQLite | `sqlite://$GATEWAY_DATA_DIR/gateway.db` |
+//! | `GATEWAY_DATA_DIR` | embedded store and snapshot cache | `./data` |
+//! | `SNAPSHOT_CACHE_PATH` | last good configuration (JSON) | `$GATEWAY_DATA_DIR/snapshot.json` |
+//! | `CONFIG_POLL_INTERVAL_MS` | version poll period | 5000 (Postgres, plus NOTIFY), 250 (SQLite) |
+//! | `GATEWAY_CA_BUNDLE` | extra trusted roots for upstream TLS (PEM) | none |
+//! | `PROXY_SSL_VERIFY` | verify upstream certificates when a service's `tls_verify` is null | `on` |
+//! | `TRUSTED_IPS` | clients whose `X-Forwarded-*` are believed (IPs/CIDRs) | none |
+//! | `ACCESS_LOG` | `off` disables the per-request access log | on |
+//! | `LOG_FORMAT` | `json` for JSON logs on stdout | text |
+//! | `DRAIN_TIMEOUT_SECS` | in-flight drain bound after SIGTERM/SIGINT | 30 |
 
 pub mod body;
 pub mod error;

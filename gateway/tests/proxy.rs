@@ -389,7 +389,7 @@ async fn large_bodies_stream_both_ways_without_buffering() {
 #[tokio::test]
 async fn read_timeout_is_504_and_refused_connection_is_502() {
     let up = Upstream::http().await;
-    let dead_port = common::free_port();
+    let dead_port = common::CLOSED_PORT;
     let services = vec![
         service(1, &up, json!({"read_timeout": 300})),
         json!({"id": id(2), "host": "127.0.0.1", "port": dead_port, "retries": 2, "connect_timeout": 500}),

@@ -62,9 +62,13 @@ where
     }
 }
 
-/// A URL nothing listens on (connection refused at once).
+/// A local port nothing listens on (port 1: privileged, never handed out by the kernel as
+/// an ephemeral port, so parallel tests cannot grab it the way they can a freed random port).
+pub const CLOSED_PORT: u16 = 1;
+
+/// A database URL nothing listens on (connection refused at once).
 pub fn dead_database_url() -> String {
-    format!("postgres://postgres@127.0.0.1:{}/none", free_port())
+    format!("postgres://postgres@127.0.0.1:{CLOSED_PORT}/none")
 }
 
 // === PgDb ===
