@@ -1,30 +1,40 @@
 //! The request handler: route, plugins' access, upstream exchange, response headers, log.
 //!
 //! One `load_full()` of the snapshot per request, held until the response is built; no locks,
-//! no database. Every gateway-made response goes through [`Proxy::local_response`].
+//! no database. Every gateway-made response goes through `Proxy::local_response`.
+//!
+//! Submodules: `forward` builds the upstream request head, `exchange` runs it with Kong's
+//! timeouts, `log` fires the log phase and the access log once the body is done.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use http::uri::{PathAndQuery, Scheme};
-use http::{request, Method, Request, Response, StatusCode, Uri, Version};
+use http::{request, Method, Request, Response, StatusCode, Version};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
-use crate::body::{BodyProgress, Completion, RequestBody, ResponseBody};
+use crate::body::{BodyProgress, RequestBody, ResponseBody};
 use crate::error::ProxyError;
 use crate::headers::{self as hdr};
 use crate::path;
-use crate::plugins::{Flow, RequestCx, Summary};
+use crate::plugins::{Flow, RequestCx};
 use crate::router::{host_without_port, Match, RequestView};
 use crate::snapshot::{Chain, RouteEntry, Snapshot};
 use crate::state::Shared;
 use crate::trusted::TrustedIps;
 use crate::upstream::connect_error;
+
+mod exchange;
+mod forward;
+mod log;
+
+use exchange::{exchange, source_text};
+use forward::{client_scheme_is_https, https_required, raw_host};
+use log::{ms, request_head_size, Done, RequestId};
 
 /// Facts about the client connection a request arrived on, computed once per connection.
 #[derive(Debug, Clone)]
@@ -65,99 +75,6 @@ pub struct ProxyConfig {
 pub struct Proxy {
     shared: Arc<Shared>,
     config: ProxyConfig,
-}
-
-/// A request id: 32 lowercase hex digits.
-struct RequestId([u8; 32]);
-
-impl RequestId {
-    fn new() -> Self {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut n: u128 = rand::random();
-        let mut out = [0u8; 32];
-        for b in out.iter_mut().rev() {
-            *b = HEX[(n & 15) as usize];
-            n >>= 4;
-        }
-        Self(out)
-    }
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).expect("hex is ascii")
-    }
-    fn header(&self) -> HeaderValue {
-        HeaderValue::from_bytes(&self.0).expect("hex is a valid header value")
-    }
-}
-
-/// What the log phase and the access log need once the body is done.
-struct Done {
-    chain: Option<(Chain, Arc<RouteEntry>)>,
-    consumer: Option<Arc<gateway_core::model::Consumer>>,
-    status: StatusCode,
-    method: Method,
-    uri: Uri,
-    remote: SocketAddr,
-    request_id: RequestId,
-    req_head: u64,
-    req_body: Option<Arc<BodyProgress>>,
-    resp_head: u64,
-    start: Instant,
-    upstream_latency: Option<Duration>,
-    access_log: bool,
-}
-
-impl Completion for Done {
-    fn done(self: Box<Self>, body_bytes: u64, complete: bool) {
-        let latency = self.start.elapsed();
-        let request_size = self.req_head + self.req_body.as_ref().map_or(0, |p| p.bytes());
-        let response_size = self.resp_head + body_bytes;
-        if self.access_log {
-            tracing::info!(
-                target: "access",
-                request_id = self.request_id.as_str(),
-                client_ip = %self.remote.ip(),
-                method = %self.method,
-                uri = %self.uri,
-                status = self.status.as_u16(),
-                route_id = self.chain.as_ref().map(|(_, r)| tracing::field::display(r.route.id)),
-                request_size,
-                response_size,
-                latency_ms = latency.as_millis() as u64,
-                upstream_latency_ms = self.upstream_latency.map(|d| d.as_millis() as u64),
-                complete,
-                "request"
-            );
-        }
-        if let Some((chain, entry)) = self.chain {
-            if chain.is_empty() {
-                return;
-            }
-            let summary = Summary {
-                route: entry.route.clone(),
-                service: entry.service.as_ref().map(|s| s.service.clone()),
-                consumer: self.consumer,
-                status: self.status.as_u16(),
-                request_size,
-                response_size,
-                latency,
-                upstream_latency: self.upstream_latency,
-                gateway_latency: latency.saturating_sub(self.upstream_latency.unwrap_or_default()),
-            };
-            for p in chain.iter() {
-                p.log(&summary);
-            }
-        }
-    }
-}
-
-fn ms(d: Duration) -> HeaderValue {
-    HeaderValue::from(d.as_millis() as u64)
-}
-
-fn request_head_size(parts: &request::Parts) -> u64 {
-    (parts.method.as_str().len() + parts.uri.path_and_query().map_or(1, |p| p.as_str().len()) + 12)
-        as u64
-        + hdr::block_size(&parts.headers)
 }
 
 // === impl Proxy ===
@@ -269,7 +186,7 @@ impl Proxy {
         let keep_parts = !chain.is_empty();
         let req_head = request_head_size(&parts);
         let progress = Arc::new(BodyProgress::default());
-        let up_req = match self.upstream_request(
+        let up_req = match forward::upstream_request(
             &parts, &entry, &svc, &m, &norm, conn, trusted, upgrade, &rid,
         ) {
             Ok(r) => r.map(|()| RequestBody::new(body, progress.clone())),
@@ -422,137 +339,6 @@ impl Proxy {
         Response::from_parts(rp, body)
     }
 
-    /// Build the upstream request head (body attached by the caller).
-    #[allow(clippy::too_many_arguments)]
-    fn upstream_request(
-        &self,
-        parts: &request::Parts,
-        entry: &RouteEntry,
-        svc: &crate::snapshot::ServiceEntry,
-        m: &Match,
-        norm: &[u8],
-        conn: &ConnInfo,
-        trusted: bool,
-        upgrade: bool,
-        rid: &RequestId,
-    ) -> Result<Request<()>, ProxyError> {
-        // Path: Kong v0 join of service path and the (stripped) normalized request path.
-        let joined = path::join_v0(&svc.base_path, norm, entry.strip_path, m.matched_path_len);
-        let raw_pq = parts.uri.path_and_query().map_or("/", PathAndQuery::as_str);
-        let query = raw_pq.find('?').map(|i| &raw_pq[i..]);
-        let mut pq = String::with_capacity(joined.len() + query.map_or(0, str::len) + 8);
-        path::escape_into(&mut pq, &joined);
-        if let Some(q) = query {
-            pq.push_str(q);
-        }
-        let uri = Uri::builder()
-            .scheme(svc.scheme.clone())
-            .authority(svc.authority.clone())
-            .path_and_query(pq)
-            .build()
-            .map_err(|_| ProxyError::UpstreamInvalid)?;
-
-        let mut headers = parts.headers.clone();
-        let te_trailers = headers.get_all(header::TE).iter().any(|v| {
-            v.as_bytes()
-                .windows(8)
-                .any(|w| w.eq_ignore_ascii_case(b"trailers"))
-        });
-        let upgrade_proto = if upgrade {
-            headers.get(header::UPGRADE).cloned()
-        } else {
-            None
-        };
-        hdr::strip_hop_by_hop(&mut headers);
-        headers.remove(header::TE);
-        if te_trailers {
-            headers.insert(header::TE, HeaderValue::from_static("trailers"));
-        }
-        if let Some(proto) = upgrade_proto {
-            headers.insert(
-                header::CONNECTION,
-                HeaderValue::from_static("keep-alive, Upgrade"),
-            );
-            headers.insert(header::UPGRADE, proto);
-        }
-
-        // Host.
-        let client_host = raw_host(parts);
-        match (entry.preserve_host, client_host) {
-            (true, Some(h)) => {
-                if let Ok(v) = HeaderValue::from_str(h) {
-                    headers.insert(header::HOST, v);
-                }
-            }
-            _ => {
-                headers.insert(header::HOST, svc.host_header.clone());
-            }
-        }
-
-        // X-Forwarded-*.
-        hdr::append_list(
-            &mut headers,
-            &hdr::X_FORWARDED_FOR,
-            conn.ip_header.as_bytes(),
-        );
-        headers.insert(hdr::X_REAL_IP.clone(), conn.ip_header.clone());
-        if !(trusted && headers.contains_key(&hdr::X_FORWARDED_PROTO)) {
-            headers.insert(
-                hdr::X_FORWARDED_PROTO.clone(),
-                HeaderValue::from_static("http"),
-            );
-        }
-        if !(trusted && headers.contains_key(&hdr::X_FORWARDED_HOST)) {
-            let host = client_host
-                .map(host_without_port)
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            match HeaderValue::from_str(&host) {
-                Ok(v) if !host.is_empty() => {
-                    headers.insert(hdr::X_FORWARDED_HOST.clone(), v);
-                }
-                _ => {
-                    headers.remove(&hdr::X_FORWARDED_HOST);
-                }
-            }
-        }
-        if !(trusted && headers.contains_key(&hdr::X_FORWARDED_PORT)) {
-            headers.insert(hdr::X_FORWARDED_PORT.clone(), conn.port_header.clone());
-        }
-        if !(trusted && headers.contains_key(&hdr::X_FORWARDED_PATH)) {
-            if let Ok(v) = HeaderValue::from_str(parts.uri.path()) {
-                headers.insert(hdr::X_FORWARDED_PATH.clone(), v);
-            }
-        }
-        if !(trusted && headers.contains_key(&hdr::X_FORWARDED_PREFIX)) {
-            headers.remove(&hdr::X_FORWARDED_PREFIX);
-            if let (true, Some(n)) = (entry.strip_path, m.matched_path_len) {
-                let prefix = &norm[..n.min(norm.len())];
-                if prefix != b"/" {
-                    let mut escaped = String::with_capacity(prefix.len());
-                    path::escape_into(&mut escaped, prefix);
-                    if let Ok(v) = HeaderValue::from_str(&escaped) {
-                        headers.insert(hdr::X_FORWARDED_PREFIX.clone(), v);
-                    }
-                }
-            }
-        }
-        hdr::append_list(
-            &mut headers,
-            &header::VIA,
-            hdr::via_token(parts.version).as_bytes(),
-        );
-        headers.insert(hdr::X_KONG_REQUEST_ID.clone(), rid.header());
-        hdr::drop_empty(&mut headers);
-
-        let mut req = Request::new(());
-        *req.method_mut() = parts.method.clone();
-        *req.uri_mut() = uri;
-        *req.version_mut() = Version::HTTP_11;
-        *req.headers_mut() = headers;
-        Ok(req)
-    }
-
     /// Finish a gateway- or plugin-made response: Kong's headers, `header_filter`, log.
     fn local_response(
         &self,
@@ -617,92 +403,6 @@ impl Proxy {
     }
 }
 
-/// Send `req` and wait for the response head with Kong's timeout semantics: connecting is
-/// bounded by the connector (connect timeout x retries); while the request body streams, a
-/// stall longer than `write_timeout` fails; `read_timeout` starts once the request is fully
-/// sent. `None`: timed out.
-async fn exchange(
-    client: &crate::upstream::Client,
-    req: Request<RequestBody>,
-    progress: &BodyProgress,
-    write_timeout: Duration,
-    read_timeout: Duration,
-) -> Option<Result<Response<Incoming>, hyper_util::client::legacy::Error>> {
-    let fut = client.request(req);
-    tokio::pin!(fut);
-    tokio::select! {
-        biased;
-        r = &mut fut => return Some(r),
-        () = progress.wait_started() => {}
-    }
-    while !progress.is_done() {
-        let before = progress.bytes();
-        tokio::select! {
-            biased;
-            r = &mut fut => return Some(r),
-            () = progress.wait_done() => {}
-            () = tokio::time::sleep(write_timeout) => {
-                if progress.bytes() == before && !progress.is_done() {
-                    return None;
-                }
-            }
-        }
-    }
-    tokio::time::timeout(read_timeout, fut).await.ok()
-}
-
-/// The innermost causes of an error, `: `-separated.
-fn source_text(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = String::new();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&c.to_string());
-        cur = c.source();
-    }
-    out
-}
-
 fn snapshot_entry(snap: &Arc<Snapshot>, m: Match) -> Arc<RouteEntry> {
     snap.routes[m.route].clone()
-}
-
-/// The client's raw Host: the `Host` header, else the URI authority (HTTP/2).
-fn raw_host(parts: &request::Parts) -> Option<&str> {
-    parts
-        .headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
-}
-
-fn client_scheme_is_https(parts: &request::Parts, trusted: bool) -> bool {
-    if parts.uri.scheme() == Some(&Scheme::HTTPS) {
-        return true;
-    }
-    trusted
-        && parts
-            .headers
-            .get(&hdr::X_FORWARDED_PROTO)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
-}
-
-/// 426, or a redirect to HTTPS for 301/302/307/308.
-fn https_required(entry: &RouteEntry, parts: &request::Parts, rid: &str) -> Response<Full<Bytes>> {
-    let code = entry.route.https_redirect_status_code;
-    if matches!(code, 301 | 302 | 307 | 308) {
-        let host = raw_host(parts).map(host_without_port).unwrap_or_default();
-        let pq = parts.uri.path_and_query().map_or("/", PathAndQuery::as_str);
-        let mut res = Response::new(Full::new(Bytes::new()));
-        *res.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::MOVED_PERMANENTLY);
-        if let Ok(v) = HeaderValue::from_str(&format!("https://{host}{pq}")) {
-            res.headers_mut().insert(header::LOCATION, v);
-        }
-        res.headers_mut()
-            .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
-        return res;
-    }
-    ProxyError::HttpsRequired.render(&parts.method, &parts.headers, rid)
 }

@@ -1,0 +1,106 @@
+//! What is left once the body is done: the request id, the log phase and the access log.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::header::HeaderValue;
+use http::{request, Method, StatusCode, Uri};
+
+use crate::body::{BodyProgress, Completion};
+use crate::headers as hdr;
+use crate::plugins::Summary;
+use crate::snapshot::{Chain, RouteEntry};
+
+/// A request id: 32 lowercase hex digits.
+pub(super) struct RequestId([u8; 32]);
+
+impl RequestId {
+    pub(super) fn new() -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut n: u128 = rand::random();
+        let mut out = [0u8; 32];
+        for b in out.iter_mut().rev() {
+            *b = HEX[(n & 15) as usize];
+            n >>= 4;
+        }
+        Self(out)
+    }
+    pub(super) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("hex is ascii")
+    }
+    pub(super) fn header(&self) -> HeaderValue {
+        HeaderValue::from_bytes(&self.0).expect("hex is a valid header value")
+    }
+}
+
+/// What the log phase and the access log need once the body is done.
+pub(super) struct Done {
+    pub(super) chain: Option<(Chain, Arc<RouteEntry>)>,
+    pub(super) consumer: Option<Arc<gateway_core::model::Consumer>>,
+    pub(super) status: StatusCode,
+    pub(super) method: Method,
+    pub(super) uri: Uri,
+    pub(super) remote: SocketAddr,
+    pub(super) request_id: RequestId,
+    pub(super) req_head: u64,
+    pub(super) req_body: Option<Arc<BodyProgress>>,
+    pub(super) resp_head: u64,
+    pub(super) start: Instant,
+    pub(super) upstream_latency: Option<Duration>,
+    pub(super) access_log: bool,
+}
+
+impl Completion for Done {
+    fn done(self: Box<Self>, body_bytes: u64, complete: bool) {
+        let latency = self.start.elapsed();
+        let request_size = self.req_head + self.req_body.as_ref().map_or(0, |p| p.bytes());
+        let response_size = self.resp_head + body_bytes;
+        if self.access_log {
+            tracing::info!(
+                target: "access",
+                request_id = self.request_id.as_str(),
+                client_ip = %self.remote.ip(),
+                method = %self.method,
+                uri = %self.uri,
+                status = self.status.as_u16(),
+                route_id = self.chain.as_ref().map(|(_, r)| tracing::field::display(r.route.id)),
+                request_size,
+                response_size,
+                latency_ms = latency.as_millis() as u64,
+                upstream_latency_ms = self.upstream_latency.map(|d| d.as_millis() as u64),
+                complete,
+                "request"
+            );
+        }
+        if let Some((chain, entry)) = self.chain {
+            if chain.is_empty() {
+                return;
+            }
+            let summary = Summary {
+                route: entry.route.clone(),
+                service: entry.service.as_ref().map(|s| s.service.clone()),
+                consumer: self.consumer,
+                status: self.status.as_u16(),
+                request_size,
+                response_size,
+                latency,
+                upstream_latency: self.upstream_latency,
+                gateway_latency: latency.saturating_sub(self.upstream_latency.unwrap_or_default()),
+            };
+            for p in chain.iter() {
+                p.log(&summary);
+            }
+        }
+    }
+}
+
+pub(super) fn ms(d: Duration) -> HeaderValue {
+    HeaderValue::from(d.as_millis() as u64)
+}
+
+pub(super) fn request_head_size(parts: &request::Parts) -> u64 {
+    (parts.method.as_str().len() + parts.uri.path_and_query().map_or(1, |p| p.as_str().len()) + 12)
+        as u64
+        + hdr::block_size(&parts.headers)
+}
