@@ -1,6 +1,6 @@
 //! Route matching with Kong's `traditional_compatible` semantics (kong-compat §2.1).
 //!
-//! Each route is compiled into one or more [`Candidate`]s (a route whose paths mix regex and
+//! Each route is compiled into one or more candidates (a route whose paths mix regex and
 //! prefix paths of different lengths is split per group, as Kong does), sorted once by Kong's
 //! priority. A lookup walks the sorted list and returns the first candidate whose present fields
 //! all match; fields AND together, values within a field OR.
