@@ -9,6 +9,7 @@
 
 #![allow(dead_code)]
 
+pub mod config;
 pub mod upstream;
 
 use std::net::SocketAddr;
