@@ -227,6 +227,7 @@ fn compile_service(
         retries: svc.retries,
         tls_verify: svc.tls_verify.unwrap_or(tls_verify_default),
         http1_only: false,
+        http2_only: matches!(svc.protocol.as_str(), "grpc" | "grpcs"),
     };
     Ok(Arc::new(ServiceEntry {
         service: Arc::new(svc.clone()),
@@ -237,6 +238,7 @@ fn compile_service(
         client: upstreams.client(key),
         upgrade_client: upstreams.client(ClientKey {
             http1_only: true,
+            http2_only: false,
             ..key
         }),
         read_timeout: Duration::from_millis(svc.read_timeout.max(1)),

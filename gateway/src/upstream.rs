@@ -44,6 +44,8 @@ pub struct ClientKey {
     pub tls_verify: bool,
     /// Offer only HTTP/1.1 (needed for `Upgrade`, e.g. WebSocket).
     pub http1_only: bool,
+    /// Speak only HTTP/2: h2c prior knowledge for `grpc`, ALPN `h2` for `grpcs`.
+    pub http2_only: bool,
 }
 
 /// Connecting failed after every attempt.
@@ -144,6 +146,8 @@ impl Upstreams {
             .https_or_http();
         let https = if key.http1_only {
             builder.enable_http1().wrap_connector(http)
+        } else if key.http2_only {
+            builder.enable_http2().wrap_connector(http)
         } else {
             builder.enable_http1().enable_http2().wrap_connector(http)
         };
@@ -159,6 +163,7 @@ impl Upstreams {
             .pool_max_idle_per_host(256)
             .http1_max_headers(200)
             .http2_adaptive_window(true)
+            .http2_only(key.http2_only && !key.http1_only)
             .build(connector)
     }
 }
@@ -327,6 +332,7 @@ mod tests {
             retries: 0,
             tls_verify: true,
             http1_only: false,
+            http2_only: false,
         };
         let _a = ups.client(key);
         let _b = ups.client(key);

@@ -447,3 +447,40 @@ async fn stalled_request_body_hits_the_write_timeout() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn grpc_services_speak_h2c_to_the_upstream() {
+    let up = Upstream::http().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = Gateway::with_config(
+        dir.path(),
+        &config(
+            vec![service(1, &up, json!({"protocol": "grpc"}))],
+            vec![route(
+                1,
+                Some(1),
+                json!({"paths": ["/pkg.Service"], "protocols": ["grpc"], "strip_path": false}),
+            )],
+        ),
+        &[],
+    )
+    .await;
+    let c = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .expect("client");
+    let res = c
+        .post(format!("{}/pkg.Service/Method", gw.url))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(vec![0u8, 0, 0, 0, 0])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["version"], "HTTP/2.0");
+    assert_eq!(body["path"], "/pkg.Service/Method");
+    assert_eq!(body["headers"]["te"][0], "trailers");
+    assert_eq!(body["body_len"], 5);
+}
