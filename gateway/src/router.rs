@@ -282,6 +282,12 @@ pub fn host_without_port(raw: &str) -> &str {
 
 impl Candidate {
     fn matches(&self, req: &RequestView<'_>) -> Option<Match> {
+        // Cheapest and most selective first: prefix paths, then methods, hosts, headers;
+        // regexes last.
+        let mut matched_path_len = None;
+        if let PathMatcher::Prefixes(ps) = &self.paths {
+            matched_path_len = Some(ps.iter().find(|p| req.path.starts_with(p))?.len());
+        }
         if let Some(methods) = &self.methods {
             if !methods.iter().any(|m| m == req.method) {
                 return None;
@@ -298,11 +304,9 @@ impl Candidate {
                 return None;
             }
         }
-        let matched_path_len = match &self.paths {
-            PathMatcher::Any => None,
-            PathMatcher::Prefixes(ps) => Some(ps.iter().find(|p| req.path.starts_with(p))?.len()),
-            PathMatcher::Regexes(rs) => Some(rs.iter().find_map(|r| r.find(req.path))?.len()),
-        };
+        if let PathMatcher::Regexes(rs) = &self.paths {
+            matched_path_len = Some(rs.iter().find_map(|r| r.find(req.path))?.len());
+        }
         Some(Match {
             route: self.route,
             matched_path_len,
