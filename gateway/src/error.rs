@@ -33,6 +33,9 @@ pub enum ProxyError {
     /// The upstream timed out (504).
     #[error("upstream timed out")]
     UpstreamTimeout,
+    /// The service host does not resolve (503, `kong.response.error` like Kong's balancer).
+    #[error("name resolution failed")]
+    NameResolution,
 }
 
 /// Which Kong code path produces the error: it decides the default content type.
@@ -60,7 +63,7 @@ impl ProxyError {
     pub fn status(self) -> StatusCode {
         match self {
             Self::NoRoute => StatusCode::NOT_FOUND,
-            Self::NoService => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NoService | Self::NameResolution => StatusCode::SERVICE_UNAVAILABLE,
             Self::RouteMisconfigured => StatusCode::INTERNAL_SERVER_ERROR,
             Self::HttpsRequired => StatusCode::UPGRADE_REQUIRED,
             Self::UpstreamConnect | Self::UpstreamInvalid => StatusCode::BAD_GATEWAY,
@@ -75,6 +78,7 @@ impl ProxyError {
             Self::NoService => "no Service found with those values",
             Self::RouteMisconfigured => "An unexpected error occurred",
             Self::HttpsRequired => "Please use HTTPS protocol",
+            Self::NameResolution => "name resolution failed",
             Self::UpstreamConnect | Self::UpstreamInvalid => {
                 "An invalid response was received from the upstream server"
             }
@@ -84,9 +88,11 @@ impl ProxyError {
 
     fn origin(self) -> Origin {
         match self {
-            Self::NoRoute | Self::NoService | Self::RouteMisconfigured | Self::HttpsRequired => {
-                Origin::Lua
-            }
+            Self::NoRoute
+            | Self::NoService
+            | Self::RouteMisconfigured
+            | Self::HttpsRequired
+            | Self::NameResolution => Origin::Lua,
             Self::UpstreamConnect | Self::UpstreamInvalid | Self::UpstreamTimeout => Origin::Nginx,
         }
     }

@@ -223,6 +223,10 @@ impl Proxy {
             Some(Err(e)) => {
                 let (err, detail) = match connect_error(&e) {
                     Some(ce) if ce.timed_out => (ProxyError::UpstreamTimeout, ce.to_string()),
+                    Some(ce) if ce.is_dns() => (
+                        ProxyError::NameResolution,
+                        format!("{ce}: {}", source_text(ce)),
+                    ),
                     Some(ce) => (
                         ProxyError::UpstreamConnect,
                         format!("{ce}: {}", source_text(ce)),

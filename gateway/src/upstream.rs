@@ -61,6 +61,27 @@ pub struct ConnectError {
     pub source: Option<BoxError>,
 }
 
+impl ConnectError {
+    /// Whether the last attempt failed to resolve the host name.
+    pub fn is_dns(&self) -> bool {
+        // hyper-util's HttpConnector reports resolver failures as "dns error: <cause>".
+        self.source
+            .as_ref()
+            .is_some_and(|e| dns_failure(e.as_ref()))
+    }
+}
+
+fn dns_failure(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.to_string().starts_with("dns error") {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
 /// Factory and cache of upstream clients.
 pub struct Upstreams {
     verifying: Arc<ClientConfig>,

@@ -484,3 +484,29 @@ async fn grpc_services_speak_h2c_to_the_upstream() {
     assert_eq!(body["headers"]["te"][0], "trailers");
     assert_eq!(body["body_len"], 5);
 }
+
+#[tokio::test]
+async fn unresolvable_service_host_is_503_name_resolution_failed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = Gateway::with_config(
+        dir.path(),
+        &config(
+            vec![json!({"id": id(1), "host": "no-such-host.invalid", "port": 80, "retries": 0})],
+            vec![route(1, Some(1), json!({"paths": ["/dns"]}))],
+        ),
+        &[],
+    )
+    .await;
+    let res = client()
+        .get(format!("{}/dns", gw.url))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 503, "{}", gw.log_text());
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/json; charset=utf-8"
+    );
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["message"], "name resolution failed");
+}
