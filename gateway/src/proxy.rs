@@ -112,9 +112,11 @@ impl Proxy {
             snap.router.find(&view).map(|m| (m, norm))
         };
         let Some((m, norm)) = found else {
+            // Kong runs the global plugins' header_filter and log on the 404 (not access: its
+            // router miss exits before plugins are collected).
             return self.local_response(
                 ProxyError::NoRoute.render(&parts.method, &parts.headers, rid.as_str()),
-                None,
+                Some((snap.globals.clone(), None, None)),
                 &parts,
                 conn,
                 rid,
@@ -132,7 +134,7 @@ impl Proxy {
                 );
                 return self.local_response(
                     res,
-                    Some((Chain::from(Vec::new()), entry, None)),
+                    Some((Chain::from(Vec::new()), Some(entry), None)),
                     &parts,
                     conn,
                     rid,
@@ -142,7 +144,14 @@ impl Proxy {
         };
         if !entry.allows_http && !client_scheme_is_https(&parts, trusted) {
             let res = https_required(&entry, &parts, rid.as_str());
-            return self.local_response(res, Some((chain, entry, None)), &parts, conn, rid, start);
+            return self.local_response(
+                res,
+                Some((chain, Some(entry), None)),
+                &parts,
+                conn,
+                rid,
+                start,
+            );
         }
 
         // Access phase, priority order; a plugin may answer instead of the upstream.
@@ -154,7 +163,7 @@ impl Proxy {
             if let Flow::Respond(res) = p.access(&mut parts, &mut cx) {
                 return self.local_response(
                     res,
-                    Some((chain, entry, Some(cx))),
+                    Some((chain, Some(entry), Some(cx))),
                     &parts,
                     conn,
                     rid,
@@ -174,7 +183,7 @@ impl Proxy {
             let res = ProxyError::NoService.render(&parts.method, &parts.headers, rid.as_str());
             return self.local_response(
                 res,
-                Some((chain, entry, Some(cx))),
+                Some((chain, Some(entry), Some(cx))),
                 &parts,
                 conn,
                 rid,
@@ -194,7 +203,7 @@ impl Proxy {
                 let res = e.render(&parts.method, &parts.headers, rid.as_str());
                 return self.local_response(
                     res,
-                    Some((chain, entry, Some(cx))),
+                    Some((chain, Some(entry), Some(cx))),
                     &parts,
                     conn,
                     rid,
@@ -240,7 +249,7 @@ impl Proxy {
                 let res = err.render(&parts.method, &parts.headers, rid.as_str());
                 return self.local_response(
                     res,
-                    Some((chain, entry, Some(cx))),
+                    Some((chain, Some(entry), Some(cx))),
                     &parts,
                     conn,
                     rid,
@@ -253,7 +262,7 @@ impl Proxy {
                     ProxyError::UpstreamTimeout.render(&parts.method, &parts.headers, rid.as_str());
                 return self.local_response(
                     res,
-                    Some((chain, entry, Some(cx))),
+                    Some((chain, Some(entry), Some(cx))),
                     &parts,
                     conn,
                     rid,
@@ -323,7 +332,7 @@ impl Proxy {
         let resp_head = hdr::block_size(&rp.headers) + 17;
         let body = if keep_parts || self.config.access_log {
             body.with_completion(Box::new(Done {
-                chain: Some((chain, entry)),
+                chain: Some((chain, Some(entry))),
                 consumer: cx.authenticated.map(|a| a.consumer),
                 status,
                 method: parts.method,
@@ -344,10 +353,12 @@ impl Proxy {
     }
 
     /// Finish a gateway- or plugin-made response: Kong's headers, `header_filter`, log.
+    /// `plugins`: the chain to run, the matched route (`None` for the global chain on a no-route
+    /// 404) and the request's plugin state when the access phase ran.
     fn local_response(
         &self,
         res: Response<Full<Bytes>>,
-        route: Option<(Chain, Arc<RouteEntry>, Option<RequestCx>)>,
+        plugins: Option<(Chain, Option<Arc<RouteEntry>>, Option<RequestCx>)>,
         parts: &request::Parts,
         conn: &ConnInfo,
         rid: RequestId,
@@ -361,7 +372,7 @@ impl Proxy {
             .insert(hdr::X_KONG_REQUEST_ID.clone(), rid.header());
         let mut consumer = None;
         let mut chain_entry = None;
-        if let Some((chain, entry, cx)) = route {
+        if let Some((chain, entry, cx)) = plugins {
             let cx = cx.unwrap_or_else(|| RequestCx {
                 request_id: rid.as_str().to_owned(),
                 ..RequestCx::default()

@@ -32,6 +32,9 @@ pub struct Snapshot {
     pub routes: Vec<Arc<RouteEntry>>,
     /// Lookups shared with the plugins.
     pub indexes: Arc<Indexes>,
+    /// Global plugin instances (no route, service or consumer), highest priority first: what
+    /// runs (`header_filter` and `log` only) on requests no route matches.
+    pub globals: Chain,
 }
 
 /// A route ready to serve.
@@ -159,11 +162,13 @@ impl Snapshot {
         }
         let router = Router::build(routes.iter().enumerate().map(|(i, r)| (i, &*r.route)))
             .map_err(anyhow::Error::msg)?;
+        let globals = global_chain(&data.plugins, &built);
         Ok(Snapshot {
             version: data.version,
             router,
             routes,
             indexes,
+            globals,
         })
     }
 }
@@ -173,6 +178,7 @@ impl std::fmt::Debug for Snapshot {
         f.debug_struct("Snapshot")
             .field("version", &self.version)
             .field("routes", &self.routes.len())
+            .field("globals", &self.globals.len())
             .finish_non_exhaustive()
     }
 }
@@ -269,6 +275,27 @@ fn specificity(p: &model::Plugin, route: Uuid, service: Option<Uuid>) -> Option<
             (false, false, false) => 0,
         },
     )
+}
+
+/// The global instances (no route, service or consumer), one per name, highest priority
+/// first: Kong's `globals` iterator, used on requests no route matches. An instance that failed
+/// to build is left out (the routes it applies to answer 500 already; a 404 has nothing to
+/// protect, so it is still answered).
+fn global_chain(
+    all: &[model::Plugin],
+    built: &HashMap<Uuid, Result<Arc<dyn Plugin>, Arc<str>>>,
+) -> Chain {
+    let mut seen = std::collections::HashSet::new();
+    let mut chain: Vec<Arc<dyn Plugin>> = all
+        .iter()
+        .filter(|p| p.enabled && p.route.is_none() && p.service.is_none() && p.consumer.is_none())
+        // Duplicates of one name cannot be stored; if present, the first one wins, as in
+        // `resolve_plugins`.
+        .filter(|p| seen.insert(p.name.as_str()))
+        .filter_map(|p| built.get(&p.id)?.as_ref().ok().cloned())
+        .collect();
+    chain.sort_by_key(|p| std::cmp::Reverse(p.priority()));
+    Chain::from(chain)
 }
 
 type Resolved = (Result<Chain, Arc<str>>, HashMap<Uuid, Chain>);

@@ -10,6 +10,10 @@
 //!   401, the cors preflight) or gateway-made (502/504) — in priority order.
 //! * `log` runs once the response body has been fully sent (or the exchange failed), with the
 //!   [`Summary`]. It must never block or fail.
+//! * A request no route matches runs the GLOBAL instances (no route, service or consumer) like
+//!   Kong's `get_collected_iterator` falling back to the globals: `header_filter` and `log` on
+//!   the 404, never `access` (Kong's router miss exits before plugins are collected). Their
+//!   [`Summary`] has no route, service or consumer.
 
 pub mod cors;
 pub mod jwt;
@@ -57,8 +61,8 @@ pub struct RequestCx {
 /// What the log phase knows of a finished exchange.
 #[derive(Debug, Clone)]
 pub struct Summary {
-    /// The matched route (always set: plugins only run on matched routes).
-    pub route: Arc<model::Route>,
+    /// The matched route; `None` when no route matched (global plugins on the 404).
+    pub route: Option<Arc<model::Route>>,
     /// The route's service, `None` for a route without one.
     pub service: Option<Arc<model::Service>>,
     /// The consumer, when authenticated.

@@ -36,7 +36,8 @@ impl RequestId {
 
 /// What the log phase and the access log need once the body is done.
 pub(super) struct Done {
-    pub(super) chain: Option<(Chain, Arc<RouteEntry>)>,
+    /// Plugins to log with and the matched route (`None`: global plugins on a no-route 404).
+    pub(super) chain: Option<(Chain, Option<Arc<RouteEntry>>)>,
     pub(super) consumer: Option<Arc<gateway_core::model::Consumer>>,
     pub(super) status: StatusCode,
     pub(super) method: Method,
@@ -64,7 +65,11 @@ impl Completion for Done {
                 method = %self.method,
                 uri = %self.uri,
                 status = self.status.as_u16(),
-                route_id = self.chain.as_ref().map(|(_, r)| tracing::field::display(r.route.id)),
+                route_id = self
+                    .chain
+                    .as_ref()
+                    .and_then(|(_, r)| r.as_ref())
+                    .map(|r| tracing::field::display(r.route.id)),
                 request_size,
                 response_size,
                 latency_ms = latency.as_millis() as u64,
@@ -78,8 +83,11 @@ impl Completion for Done {
                 return;
             }
             let summary = Summary {
-                route: entry.route.clone(),
-                service: entry.service.as_ref().map(|s| s.service.clone()),
+                route: entry.as_ref().map(|e| e.route.clone()),
+                service: entry
+                    .as_ref()
+                    .and_then(|e| e.service.as_ref())
+                    .map(|s| s.service.clone()),
                 consumer: self.consumer,
                 status: self.status.as_u16(),
                 request_size,

@@ -127,3 +127,43 @@ fn disabled_services_drop_routes_and_bad_regex_refuses() {
     bad.routes[0].paths = Some(vec!["~/(".into()]);
     assert!(Snapshot::compile_with(bad, &ups, true).is_err());
 }
+
+#[test]
+fn global_chain_keeps_only_unscoped_built_instances() {
+    let mut disabled = plugin(7, "jwt", None, None, None);
+    disabled.enabled = false;
+    let plugins = vec![
+        plugin(1, "statsd", None, None, None),
+        plugin(2, "cors", None, None, None),
+        plugin(3, "jwt", Some(100), None, None), // route-scoped
+        plugin(4, "jwt", None, Some(200), None), // service-scoped
+        plugin(5, "jwt", None, None, Some(300)), // consumer-scoped
+        disabled,
+    ];
+    let b = built(&plugins);
+    let chain = global_chain(&plugins, &b);
+    // Priority order: cors (2000) then statsd (11); nothing scoped, nothing disabled.
+    assert_eq!(ids(&chain), vec!["cors", "statsd"]);
+    assert!(Arc::ptr_eq(&chain[1], b[&id(1)].as_ref().expect("built")));
+
+    // A global instance that failed to build is left out; the others stay.
+    let mut b = b;
+    b.insert(id(2), Err(Arc::from("bad config")));
+    assert_eq!(ids(&global_chain(&plugins, &b)), vec!["statsd"]);
+}
+
+#[test]
+fn compiled_snapshot_carries_the_global_chain() {
+    let data: ConfigData = serde_json::from_value(json!({
+        "version": 1,
+        "services": [], "routes": [], "consumers": [], "jwt_secrets": [],
+        "plugins": [
+            {"id": id(1), "name": "statsd", "config": {"port": 8125, "prefix": "kong"}},
+            {"id": id(2), "name": "cors", "route": {"id": id(9)}, "config": {}},
+        ],
+    }))
+    .expect("config");
+    let ups = Upstreams::with_roots(rustls::RootCertStore::empty()).expect("ups");
+    let snap = Snapshot::compile_with(data, &ups, true).expect("compiles");
+    assert_eq!(ids(&snap.globals), vec!["statsd"]);
+}

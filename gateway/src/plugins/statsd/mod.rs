@@ -236,8 +236,10 @@ impl StatsdPlugin {
                     let ws = workspace_id(m.workspace);
                     Some(format!("{p}{scope}.workspace.{ws}.status.{status}:1{sfx}"))
                 }
-                Kind::StatusCountPerUserPerRoute => user()
-                    .map(|u| format!("{p}route.{}.user.{u}.status.{status}:1{sfx}", s.route.id)),
+                // Skipped without a route (a request no route matched), as without a user.
+                Kind::StatusCountPerUserPerRoute => s.route.as_deref().and_then(|r| {
+                    user().map(|u| format!("{p}route.{}.user.{u}.status.{status}:1{sfx}", r.id))
+                }),
                 Kind::ShdictUsage => None,
                 plain => match (plain.plain_stat(), plain_value(plain, s)) {
                     (Some(stat), Some(v)) => Some(format!("{p}{scope}.{stat}:{v}{sfx}")),
@@ -265,12 +267,10 @@ impl StatsdPlugin {
         {
             tags.push(("service", svc));
         }
-        let route = s
-            .route
-            .name
-            .clone()
-            .unwrap_or_else(|| s.route.id.to_string());
-        tags.push(("route", route));
+        // No route tag for a request no route matched (Kong leaves the nil tag out).
+        if let Some(r) = s.route.as_deref() {
+            tags.push(("route", r.name.clone().unwrap_or_else(|| r.id.to_string())));
+        }
         tags.push(("workspace", workspace_id(m.workspace).to_string()));
         if let Some(c) = s
             .consumer

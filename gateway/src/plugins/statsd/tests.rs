@@ -48,7 +48,7 @@ fn summary(
     proxied: bool,
 ) -> Summary {
     Summary {
-        route: route(Some("r1")),
+        route: Some(route(Some("r1"))),
         service: svc,
         consumer,
         status,
@@ -79,7 +79,7 @@ fn default_metrics_lines() {
         200,
         true,
     );
-    let rid = s.route.id;
+    let rid = s.route.as_ref().expect("route").id;
     assert_eq!(
         p.lines(&s),
         vec![
@@ -245,6 +245,48 @@ fn tag_styles() {
         );
         assert_eq!(p.lines(&s), expected, "{style}");
     }
+}
+
+/// A request no route matched: global plugins log it without route, service or consumer.
+#[test]
+fn unmatched_request_lines() {
+    let mut s = summary(None, None, 404, false);
+    s.route = None;
+    let p = plugin(json!({"port": dead_port()}));
+    assert_eq!(
+        p.lines(&s),
+        vec![
+            "kong.global.unmatched.request.count:1|c".to_string(),
+            "kong.global.unmatched.latency:15|ms".into(),
+            "kong.global.unmatched.request.size:120|c".into(),
+            "kong.global.unmatched.status.404:1|c".into(),
+            "kong.global.unmatched.response.size:340|c".into(),
+            "kong.global.unmatched.kong_latency:5|ms".into(),
+            "kong.global.unmatched.workspace.default.status.404:1|c".into(),
+        ]
+    );
+    // Without a route the per-route metric is skipped even with a consumer.
+    s.consumer = Some(consumer(Some("bob"), Some("robert")));
+    let lines = p.lines(&s);
+    assert!(
+        lines.contains(&"kong.global.unmatched.user.robert.status.404:1|c".to_string()),
+        "{lines:?}"
+    );
+    assert!(lines.iter().all(|l| !l.contains("route.")), "{lines:?}");
+    // Tag styles leave the route tag out.
+    let p = plugin(
+        json!({"port": dead_port(), "tag_style": "dogstatsd", "metrics": [
+            {"name": "request_count", "stat_type": "counter", "sample_rate": 1},
+        ]}),
+    );
+    s.consumer = None;
+    assert_eq!(
+        p.lines(&s),
+        vec![format!(
+            "kong.request.count:1|c|#workspace:default,node:{},status:404",
+            hostname()
+        )]
+    );
 }
 
 fn recv_all(rx: &UdpSocket, n: usize) -> Vec<String> {
