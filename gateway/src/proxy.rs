@@ -144,9 +144,12 @@ impl Proxy {
         };
         if !entry.allows_http && !client_scheme_is_https(&parts, trusted) {
             let res = https_required(&entry, &parts, rid.as_str());
+            // Kong answers this in its router step too, before the route's plugins are
+            // collected (and before the route/service are recorded for the log): only the
+            // global plugins see it, as on a no-route 404.
             return self.local_response(
                 res,
-                Some((chain, Some(entry), None)),
+                Some((snap.globals.clone(), None, None)),
                 &parts,
                 conn,
                 rid,
@@ -313,7 +316,7 @@ impl Proxy {
             rp.headers.remove(header::TRAILER);
         }
         let via = hdr::via_token(rp.version);
-        hdr::append_list(&mut rp.headers, &header::VIA, via.as_bytes());
+        hdr::append_value(&mut rp.headers, &header::VIA, via);
         if !rp.headers.contains_key(header::SERVER) {
             rp.headers.insert(header::SERVER, hdr::SERVER.clone());
         }

@@ -1,7 +1,8 @@
 //! End-to-end global plugins on requests no route matches (Kong runs the global instances'
 //! header_filter and log on the 404, never their access phase): a global statsd (installed as
 //! the scw-gateway client does) reports `kong.global.unmatched.*`, a global cors decorates the
-//! 404, and route-scoped instances stay off it.
+//! 404 (and an https-only route's 426, also made before plugins are collected), and
+//! route-scoped instances stay off both.
 
 #[path = "plugins_harness/mod.rs"]
 mod harness;
@@ -130,14 +131,32 @@ async fn global_cors_decorates_the_no_route_404() {
         json!({"name": "cors", "config": {"origins": ["https://route.test"]}}),
     )
     .await;
+    // An https-only route with its own cors: its 426 is made before plugins are collected.
+    s.admin(
+        Method::POST,
+        "/services/corssvc/routes",
+        json!({"name": "secure", "paths": ["/secure"], "protocols": ["https"]}),
+    )
+    .await;
+    s.admin(
+        Method::POST,
+        "/routes/secure/plugins",
+        json!({"name": "cors", "config": {"origins": ["https://route.test"]}}),
+    )
+    .await;
     s.until(Method::GET, "/cors", &[("origin", ORIGIN)], |r| {
         r.header("access-control-allow-origin") == Some("https://route.test")
     })
     .await;
+    s.until(Method::GET, "/secure", &[], |r| r.status == 426)
+        .await;
     let r = s.call(Method::GET, "/nowhere", &[("origin", ORIGIN)]).await;
     assert_eq!(r.status, 404);
     assert_eq!(r.header("access-control-allow-origin"), None);
     assert_eq!(r.header("vary"), None);
+    let r = s.call(Method::GET, "/secure", &[("origin", ORIGIN)]).await;
+    assert_eq!(r.status, 426);
+    assert_eq!(r.header("access-control-allow-origin"), None);
 
     // The scw-gateway client's cors config, installed globally, plus exposed headers.
     s.admin(
@@ -165,6 +184,11 @@ async fn global_cors_decorates_the_no_route_404() {
         r.header("access-control-allow-origin"),
         Some("https://route.test")
     );
+    // The 426 of the https-only route gets the global instance, not the route's.
+    let r = s.call(Method::GET, "/secure", &[("origin", ORIGIN)]).await;
+    assert_eq!(r.status, 426);
+    assert_eq!(r.header("access-control-allow-origin"), Some(ORIGIN));
+    assert_eq!(r.header("access-control-expose-headers"), Some("X-Trace"));
 
     // A preflight to an unmatched path is not answered by cors (its access phase never runs
     // there, as in Kong): the 404 only gets the response headers.

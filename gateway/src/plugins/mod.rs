@@ -13,7 +13,8 @@
 //! * A request no route matches runs the GLOBAL instances (no route, service or consumer) like
 //!   Kong's `get_collected_iterator` falling back to the globals: `header_filter` and `log` on
 //!   the 404, never `access` (Kong's router miss exits before plugins are collected). Their
-//!   [`Summary`] has no route, service or consumer.
+//!   [`Summary`] has no route, service or consumer. The same holds for the 426 / HTTPS redirect
+//!   of an https-only route reached over HTTP (Kong answers it in the router step too).
 
 pub mod cors;
 pub mod jwt;
