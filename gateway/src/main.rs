@@ -93,13 +93,22 @@ async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One CPU available (e.g. `taskset`, a 1-vCPU container): a current-thread runtime, so the
+/// accept loop, the connections and the upstream pool share one thread with no cross-thread
+/// wake-ups; otherwise one worker per CPU.
+fn runtime_builder() -> tokio::runtime::Builder {
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    if cpus == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime_builder().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("gateway: cannot start the runtime: {e}");
