@@ -49,6 +49,16 @@ pub fn via_token(version: Version) -> &'static HeaderValue {
     }
 }
 
+/// [`append_list`] with a ready value: when the header is absent (the common case) the value
+/// is inserted as is, without copying its bytes.
+pub fn append_value(headers: &mut HeaderMap, name: &HeaderName, value: &HeaderValue) {
+    if headers.contains_key(name) {
+        append_list(headers, name, value.as_bytes());
+    } else {
+        headers.insert(name.clone(), value.clone());
+    }
+}
+
 /// Append `token` to a comma-separated header (all existing lines joined), or set it.
 pub fn append_list(headers: &mut HeaderMap, name: &HeaderName, token: &[u8]) {
     let mut joined: Vec<u8> = Vec::new();
@@ -92,6 +102,11 @@ pub fn is_upgrade_request(headers: &HeaderMap, version: Version) -> bool {
 ///
 /// `keep_upgrade`: leave `Upgrade` (re-added by the caller for upgrades).
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none of them: one pass over the names is cheaper than six hashed
+    // removals.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     // Names listed in Connection (other than the standard tokens).
     let listed: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
@@ -116,6 +131,17 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove(&PROXY);
     headers.remove(header::TRANSFER_ENCODING);
     headers.remove(header::UPGRADE);
+}
+
+/// Whether `name` is one of the headers [`strip_hop_by_hop`] always removes (`Connection`
+/// among them, which may name more).
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    name == header::CONNECTION
+        || name == header::TRANSFER_ENCODING
+        || name == header::UPGRADE
+        || name == KEEP_ALIVE
+        || name == PROXY_CONNECTION
+        || name == PROXY
 }
 
 /// Drop headers whose value is empty (Kong does not send them upstream).
@@ -169,6 +195,28 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert_eq!(h["x-keep"], "yes");
+    }
+
+    #[test]
+    fn hop_by_hop_fast_path_leaves_end_to_end_headers() {
+        let mut h = HeaderMap::new();
+        h.insert("x-keep", HeaderValue::from_static("yes"));
+        h.insert(header::HOST, HeaderValue::from_static("a"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 2);
+        h.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 2);
+        assert!(!h.contains_key(header::TRANSFER_ENCODING));
+    }
+
+    #[test]
+    fn append_value_sets_or_joins() {
+        let mut h = HeaderMap::new();
+        append_value(&mut h, &header::VIA, &VIA_11);
+        assert_eq!(h[header::VIA], "1.1 kong/3.10.0");
+        append_value(&mut h, &header::VIA, &VIA_2);
+        assert_eq!(h[header::VIA], "1.1 kong/3.10.0, 2 kong/3.10.0");
     }
 
     #[test]

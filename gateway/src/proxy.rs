@@ -316,7 +316,7 @@ impl Proxy {
             rp.headers.remove(header::TRAILER);
         }
         let via = hdr::via_token(rp.version);
-        hdr::append_list(&mut rp.headers, &header::VIA, via.as_bytes());
+        hdr::append_value(&mut rp.headers, &header::VIA, via);
         if !rp.headers.contains_key(header::SERVER) {
             rp.headers.insert(header::SERVER, hdr::SERVER.clone());
         }

@@ -81,11 +81,7 @@ pub(super) fn upstream_request(
     }
 
     // X-Forwarded-*.
-    hdr::append_list(
-        &mut headers,
-        &hdr::X_FORWARDED_FOR,
-        conn.ip_header.as_bytes(),
-    );
+    hdr::append_value(&mut headers, &hdr::X_FORWARDED_FOR, &conn.ip_header);
     headers.insert(hdr::X_REAL_IP.clone(), conn.ip_header.clone());
     if !(trusted && headers.contains_key(&hdr::X_FORWARDED_PROTO)) {
         headers.insert(
@@ -128,11 +124,7 @@ pub(super) fn upstream_request(
             }
         }
     }
-    hdr::append_list(
-        &mut headers,
-        &header::VIA,
-        hdr::via_token(parts.version).as_bytes(),
-    );
+    hdr::append_value(&mut headers, &header::VIA, hdr::via_token(parts.version));
     headers.insert(hdr::X_KONG_REQUEST_ID.clone(), rid.header());
     hdr::drop_empty(&mut headers);
 

@@ -103,12 +103,44 @@ impl Completion for Done {
     }
 }
 
+/// Whole milliseconds as a header value; the usual 0–9 come from a static table (no
+/// allocation).
 pub(super) fn ms(d: Duration) -> HeaderValue {
-    HeaderValue::from(d.as_millis() as u64)
+    static SMALL: [HeaderValue; 10] = [
+        HeaderValue::from_static("0"),
+        HeaderValue::from_static("1"),
+        HeaderValue::from_static("2"),
+        HeaderValue::from_static("3"),
+        HeaderValue::from_static("4"),
+        HeaderValue::from_static("5"),
+        HeaderValue::from_static("6"),
+        HeaderValue::from_static("7"),
+        HeaderValue::from_static("8"),
+        HeaderValue::from_static("9"),
+    ];
+    let n = d.as_millis();
+    if n < 10 {
+        SMALL[n as usize].clone()
+    } else {
+        HeaderValue::from(n as u64)
+    }
 }
 
 pub(super) fn request_head_size(parts: &request::Parts) -> u64 {
     (parts.method.as_str().len() + parts.uri.path_and_query().map_or(1, |p| p.as_str().len()) + 12)
         as u64
         + hdr::block_size(&parts.headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ms_values() {
+        assert_eq!(ms(Duration::from_micros(999)), "0");
+        assert_eq!(ms(Duration::from_millis(9)), "9");
+        assert_eq!(ms(Duration::from_millis(10)), "10");
+        assert_eq!(ms(Duration::from_secs(3)), "3000");
+    }
 }
