@@ -204,7 +204,10 @@ mod tests {
         h.insert(header::HOST, HeaderValue::from_static("a"));
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 2);
-        h.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        h.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 2);
         assert!(!h.contains_key(header::TRANSFER_ENCODING));
