@@ -7,44 +7,10 @@ mod harness;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use harness::{pyjwt, Stack};
+use harness::{normalize_metric, pyjwt, statsd_lines, Stack};
 use reqwest::Method;
 use serde_json::json;
 use tokio::net::UdpSocket;
-
-/// Datagrams received until `quiet` passes without one, split into lines.
-async fn collect(sock: &UdpSocket, quiet: Duration) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut buf = vec![0u8; 65536];
-    while let Ok(Ok(n)) = tokio::time::timeout(quiet, sock.recv(&mut buf)).await {
-        lines.extend(
-            String::from_utf8_lossy(&buf[..n])
-                .split('\n')
-                .map(String::from),
-        );
-    }
-    lines
-}
-
-/// Replace the measured value of latency/size lines by `N`.
-fn normalize(line: &str) -> String {
-    let measured = [
-        ".latency:",
-        ".upstream_latency:",
-        ".kong_latency:",
-        ".request.size:",
-        ".response.size:",
-    ];
-    match measured.iter().find(|m| line.contains(*m)) {
-        Some(m) => {
-            let (name, rest) = line.split_at(line.find(m).map(|i| i + m.len()).unwrap_or(0));
-            let (value, kind) = rest.split_once('|').unwrap_or((rest, ""));
-            assert!(value.parse::<u64>().is_ok(), "non-numeric value in {line}");
-            format!("{name}N|{kind}")
-        }
-        None => line.to_string(),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statsd_lines_for_a_known_sequence() {
@@ -81,7 +47,10 @@ async fn statsd_lines_for_a_known_sequence() {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         s.call(Method::GET, "/metrics", &[]).await;
-        if !collect(&sock, Duration::from_millis(300)).await.is_empty() {
+        if !statsd_lines(&sock, Duration::from_millis(300))
+            .await
+            .is_empty()
+        {
             break;
         }
         assert!(
@@ -90,7 +59,7 @@ async fn statsd_lines_for_a_known_sequence() {
             s.logs()
         );
     }
-    collect(&sock, Duration::from_millis(500)).await;
+    statsd_lines(&sock, Duration::from_millis(500)).await;
 
     // Known sequence: one rejected request, two authenticated ones.
     let token = pyjwt("HS256", "bob-secret", &json!({"iss": "bob-key"}));
@@ -109,10 +78,10 @@ async fn statsd_lines_for_a_known_sequence() {
         200
     );
 
-    let got = collect(&sock, Duration::from_millis(1500)).await;
+    let got = statsd_lines(&sock, Duration::from_millis(1500)).await;
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for l in &got {
-        *counts.entry(normalize(l)).or_default() += 1;
+        *counts.entry(normalize_metric(l)).or_default() += 1;
     }
     let rid = route["id"].as_str().expect("route id");
     let p = "kong.service.statsd1";

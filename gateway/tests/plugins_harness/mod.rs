@@ -14,7 +14,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Map, Value};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::process::{Child, Command};
 
 /// `target/debug/<name>`, next to the test executable's `deps/` directory.
@@ -480,4 +480,40 @@ pub fn fixture(name: &str) -> String {
         env!("CARGO_MANIFEST_DIR")
     ))
     .expect("fixture")
+}
+
+// === statsd ===
+
+/// Datagrams received until `quiet` passes without one, split into lines.
+pub async fn statsd_lines(sock: &UdpSocket, quiet: Duration) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    while let Ok(Ok(n)) = tokio::time::timeout(quiet, sock.recv(&mut buf)).await {
+        lines.extend(
+            String::from_utf8_lossy(&buf[..n])
+                .split('\n')
+                .map(String::from),
+        );
+    }
+    lines
+}
+
+/// Replace the measured value of latency/size metric lines by `N` (checking it is a number).
+pub fn normalize_metric(line: &str) -> String {
+    let measured = [
+        ".latency:",
+        ".upstream_latency:",
+        ".kong_latency:",
+        ".request.size:",
+        ".response.size:",
+    ];
+    match measured.iter().find(|m| line.contains(*m)) {
+        Some(m) => {
+            let (name, rest) = line.split_at(line.find(m).map(|i| i + m.len()).unwrap_or(0));
+            let (value, kind) = rest.split_once('|').unwrap_or((rest, ""));
+            assert!(value.parse::<u64>().is_ok(), "non-numeric value in {line}");
+            format!("{name}N|{kind}")
+        }
+        None => line.to_string(),
+    }
 }
