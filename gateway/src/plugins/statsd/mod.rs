@@ -209,6 +209,8 @@ impl StatsdPlugin {
             }
         }
         let consumer = s.consumer.as_deref();
+        // Metrics almost always share one service identifier: format each scope once.
+        let mut scopes: Vec<(ServiceIdentifier, String)> = Vec::with_capacity(1);
         for m in &self.metrics {
             if let Some(style) = self.tag_style {
                 if let Some(stat) = m.kind.plain_stat() {
@@ -218,7 +220,14 @@ impl StatsdPlugin {
                 }
                 continue;
             }
-            let scope = scope(s.service.as_deref(), m.service);
+            let i = match scopes.iter().position(|(ident, _)| *ident == m.service) {
+                Some(i) => i,
+                None => {
+                    scopes.push((m.service, scope(s.service.as_deref(), m.service)));
+                    scopes.len() - 1
+                }
+            };
+            let scope = &scopes[i].1;
             let p = &self.prefix;
             let sfx = &m.suffix;
             let status = s.status;
