@@ -202,7 +202,15 @@ impl StatsdPlugin {
 
     /// Kong's metric lines for one exchange, in config order.
     pub fn lines(&self, s: &Summary) -> Vec<String> {
-        let mut out = Vec::with_capacity(self.metrics.len());
+        self.format(s).iter().map(str::to_owned).collect()
+    }
+
+    /// The lines of [`Self::lines`] written into one buffer (no allocation per line).
+    fn format(&self, s: &Summary) -> Lines {
+        let mut out = Lines {
+            buf: String::with_capacity(64 * self.metrics.len()),
+            ends: Vec::with_capacity(self.metrics.len()),
+        };
         if let Some(ranges) = &self.allow_status {
             if !ranges.iter().any(|(a, b)| (*a..=*b).contains(&s.status)) {
                 return out;
@@ -215,7 +223,8 @@ impl StatsdPlugin {
             if let Some(style) = self.tag_style {
                 if let Some(stat) = m.kind.plain_stat() {
                     if let Some(v) = plain_value(m.kind, s) {
-                        out.push(self.tagged_line(style, stat, v, m, s));
+                        out.buf.push_str(&self.tagged_line(style, stat, v, m, s));
+                        out.ends.push(out.buf.len());
                     }
                 }
                 continue;
@@ -232,30 +241,43 @@ impl StatsdPlugin {
             let sfx = &m.suffix;
             let status = s.status;
             let user = || consumer.and_then(|c| consumer_id(c, m.consumer));
-            let line = match m.kind {
-                Kind::StatusCount => Some(format!("{p}{scope}.status.{status}:1{sfx}")),
-                Kind::UniqueUsers => user().map(|u| format!("{p}{scope}.user.uniques:{u}{sfx}")),
-                Kind::RequestPerUser => {
-                    user().map(|u| format!("{p}{scope}.user.{u}.request.count:1{sfx}"))
-                }
-                Kind::StatusCountPerUser => {
-                    user().map(|u| format!("{p}{scope}.user.{u}.status.{status}:1{sfx}"))
-                }
+            let buf = &mut out.buf;
+            let before = buf.len();
+            // Writing to a String cannot fail; a skipped metric writes nothing.
+            let _ = match m.kind {
+                Kind::StatusCount => write!(buf, "{p}{scope}.status.{status}:1{sfx}"),
+                Kind::UniqueUsers => match user() {
+                    Some(u) => write!(buf, "{p}{scope}.user.uniques:{u}{sfx}"),
+                    None => Ok(()),
+                },
+                Kind::RequestPerUser => match user() {
+                    Some(u) => write!(buf, "{p}{scope}.user.{u}.request.count:1{sfx}"),
+                    None => Ok(()),
+                },
+                Kind::StatusCountPerUser => match user() {
+                    Some(u) => write!(buf, "{p}{scope}.user.{u}.status.{status}:1{sfx}"),
+                    None => Ok(()),
+                },
                 Kind::StatusCountPerWorkspace => {
                     let ws = workspace_id(m.workspace);
-                    Some(format!("{p}{scope}.workspace.{ws}.status.{status}:1{sfx}"))
+                    write!(buf, "{p}{scope}.workspace.{ws}.status.{status}:1{sfx}")
                 }
                 // Skipped without a route (a request no route matched), as without a user.
-                Kind::StatusCountPerUserPerRoute => s.route.as_deref().and_then(|r| {
-                    user().map(|u| format!("{p}route.{}.user.{u}.status.{status}:1{sfx}", r.id))
-                }),
-                Kind::ShdictUsage => None,
+                Kind::StatusCountPerUserPerRoute => match (s.route.as_deref(), user()) {
+                    (Some(r), Some(u)) => {
+                        write!(buf, "{p}route.{}.user.{u}.status.{status}:1{sfx}", r.id)
+                    }
+                    _ => Ok(()),
+                },
+                Kind::ShdictUsage => Ok(()),
                 plain => match (plain.plain_stat(), plain_value(plain, s)) {
-                    (Some(stat), Some(v)) => Some(format!("{p}{scope}.{stat}:{v}{sfx}")),
-                    _ => None,
+                    (Some(stat), Some(v)) => write!(buf, "{p}{scope}.{stat}:{v}{sfx}"),
+                    _ => Ok(()),
                 },
             };
-            out.extend(line);
+            if buf.len() > before {
+                out.ends.push(buf.len());
+            }
         }
         out
     }
@@ -310,13 +332,13 @@ impl StatsdPlugin {
 
     /// Pack lines: TCP sends each line + `\n`; UDP sends one line per datagram, or joins lines
     /// with `\n` into datagrams of at most `udp_packet_size` bytes.
-    fn send(&self, lines: &[String]) {
-        if lines.is_empty() {
+    fn send(&self, lines: &Lines) {
+        if lines.ends.is_empty() {
             return;
         }
         if self.tcp {
-            let mut buf = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
-            for l in lines {
+            let mut buf = String::with_capacity(lines.buf.len() + lines.ends.len());
+            for l in lines.iter() {
                 buf.push_str(l);
                 buf.push('\n');
             }
@@ -324,13 +346,13 @@ impl StatsdPlugin {
             return;
         }
         if self.packet_size == 0 {
-            for l in lines {
+            for l in lines.iter() {
                 self.sink.emit(l);
             }
             return;
         }
         let mut packet = String::with_capacity(self.packet_size);
-        for l in lines {
+        for l in lines.iter() {
             if !packet.is_empty() && packet.len() + 1 + l.len() > self.packet_size {
                 self.sink.emit(&packet);
                 packet.clear();
@@ -343,6 +365,20 @@ impl StatsdPlugin {
         if !packet.is_empty() {
             self.sink.emit(&packet);
         }
+    }
+}
+
+/// The lines of one exchange, back to back in one buffer.
+struct Lines {
+    buf: String,
+    /// End offset of each line in `buf`.
+    ends: Vec<usize>,
+}
+
+impl Lines {
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(&self.ends).map(|(a, &b)| &self.buf[a..b])
     }
 }
 
@@ -406,8 +442,7 @@ impl Plugin for StatsdPlugin {
     }
 
     fn log(&self, summary: &Summary) {
-        let lines = self.lines(summary);
-        self.send(&lines);
+        self.send(&self.format(summary));
     }
 }
 
