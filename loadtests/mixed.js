@@ -3,12 +3,13 @@
 // preflights, and plain requests on plain routes, at a fixed arrival rate.
 import http from 'k6/http';
 import { check } from 'k6';
-import { BASE_URL, setupRoutes, setupConsumers, signHS256, CORS_PLUGIN, JWT_PLUGIN, waitForRoute } from './lib/setup.js';
+import { BASE_URL, setupRoutes, setupConsumers, signHS256, CORS_PLUGIN, JWT_PLUGIN, waitForRoute, TREND_STATS } from './lib/setup.js';
 import { summary } from './lib/summary.js';
 
 const routes = Number(__ENV.ROUTES || 1);
 const consumers = Number(__ENV.CONSUMERS || routes);
 export const options = {
+  summaryTrendStats: TREND_STATS,
   setupTimeout: '300s',
   scenarios: {
     mixed: {

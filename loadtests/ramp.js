@@ -3,10 +3,11 @@
 // summary's achieved rate is the maximum it sustained.
 import http from 'k6/http';
 import { check } from 'k6';
-import { BASE_URL, setupRoutes, waitForRoute } from './lib/setup.js';
+import { BASE_URL, setupRoutes, waitForRoute, TREND_STATS } from './lib/setup.js';
 import { summary } from './lib/summary.js';
 
 export const options = {
+  summaryTrendStats: TREND_STATS,
   scenarios: {
     ramp: {
       executor: 'ramping-arrival-rate',

@@ -2,10 +2,11 @@
 // Part of the normal test command (scripts/test), so these scripts cannot rot.
 import http from 'k6/http';
 import { check } from 'k6';
-import { BASE_URL, setupRoutes, setupConsumers, signHS256, CORS_PLUGIN, JWT_PLUGIN, waitForRoute } from './lib/setup.js';
+import { BASE_URL, setupRoutes, setupConsumers, signHS256, CORS_PLUGIN, JWT_PLUGIN, waitForRoute, TREND_STATS } from './lib/setup.js';
 import { summary } from './lib/summary.js';
 
 export const options = {
+  summaryTrendStats: TREND_STATS,
   vus: Number(__ENV.VUS || 2),
   duration: __ENV.DURATION || '5s',
   thresholds: {

@@ -76,3 +76,15 @@ export function waitForRoute(path, headers) {
   }
   fail(`gateway never served ${path} (last status ${status})`);
 }
+
+// Percentiles every summary shows (k6's default list has no p99).
+export const TREND_STATS = ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)'];
+
+// Seconds in a k6 duration string such as `30s`, `2m`, `1m30s`.
+export function seconds(duration) {
+  let total = 0;
+  for (const [, n, unit] of duration.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
+    total += Number(n) * { ms: 0.001, s: 1, m: 60, h: 3600 }[unit];
+  }
+  return total;
+}
