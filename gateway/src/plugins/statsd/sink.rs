@@ -16,6 +16,8 @@ use parking_lot::Mutex;
 
 /// How long a resolved address is reused.
 const RESOLVE_TTL: Duration = Duration::from_secs(60);
+/// How long a failed lookup is remembered before the next attempt.
+const NEGATIVE_RESOLVE_TTL: Duration = Duration::from_secs(5);
 /// Connect/write timeout and minimum delay between TCP reconnection attempts.
 const TCP_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -87,11 +89,14 @@ pub fn shared(key: &SinkKey) -> Arc<Sink> {
     sink
 }
 
-/// A host:port resolved lazily (IPv4 preferred) and cached for [`RESOLVE_TTL`].
+/// A host:port resolved lazily (IPv4 preferred) and cached for [`RESOLVE_TTL`]; a failed
+/// lookup is remembered for [`NEGATIVE_RESOLVE_TTL`], so a host that does not resolve costs one
+/// DNS query per period, not one per metric line.
 struct Target {
     host: String,
     port: u16,
-    cached: AssertUnwindSafe<Mutex<Option<(SocketAddr, Instant)>>>,
+    /// Last lookup: its address (`None` = failed) and when it was made.
+    cached: AssertUnwindSafe<Mutex<Option<(Option<SocketAddr>, Instant)>>>,
 }
 
 impl Target {
@@ -105,21 +110,28 @@ impl Target {
 
     fn addr(&self) -> io::Result<SocketAddr> {
         let mut cached = self.cached.lock();
-        if let Some((a, at)) = *cached {
-            if at.elapsed() < RESOLVE_TTL {
-                return Ok(a);
+        match *cached {
+            Some((Some(a), at)) if at.elapsed() < RESOLVE_TTL => return Ok(a),
+            Some((None, at)) if at.elapsed() < NEGATIVE_RESOLVE_TTL => {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "statsd host did not resolve (cached)",
+                ))
             }
+            _ => {}
         }
         let host = self.host.trim_start_matches('[').trim_end_matches(']');
-        let addrs: Vec<SocketAddr> = (host, self.port).to_socket_addrs()?.collect();
-        let a = addrs
-            .iter()
-            .find(|a| a.is_ipv4())
-            .or(addrs.first())
-            .copied()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))?;
-        *cached = Some((a, Instant::now()));
-        Ok(a)
+        let resolved = (host, self.port).to_socket_addrs().and_then(|addrs| {
+            let addrs: Vec<SocketAddr> = addrs.collect();
+            addrs
+                .iter()
+                .find(|a| a.is_ipv4())
+                .or(addrs.first())
+                .copied()
+                .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))
+        });
+        *cached = Some((resolved.as_ref().ok().copied(), Instant::now()));
+        resolved
     }
 }
 
@@ -198,6 +210,23 @@ impl MetricSink for TcpSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failed_lookups_are_cached() {
+        // `.invalid` never resolves (RFC 2606): one lookup, then the cached failure.
+        let target = Target::new("no-such-host.invalid", 8125);
+        assert!(target.addr().is_err());
+        let again = target.addr().expect_err("still unresolvable");
+        assert!(again.to_string().contains("cached"), "{again}");
+    }
+
+    #[test]
+    fn resolved_addresses_are_cached() {
+        let target = Target::new("127.0.0.1", 8125);
+        let first = target.addr().expect("literal address");
+        assert_eq!(first, SocketAddr::from(([127, 0, 0, 1], 8125)));
+        assert!(matches!(*target.cached.lock(), Some((Some(a), _)) if a == first));
+    }
 
     fn key(port: u16) -> SinkKey {
         SinkKey {

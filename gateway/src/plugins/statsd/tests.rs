@@ -373,10 +373,14 @@ fn dead_endpoints_never_block() {
         200,
         true,
     );
+    // A stalled TCP endpoint: it accepts connections (the kernel does, from the backlog) but
+    // never reads, so the sender's buffers fill up. Loopback only: tests send nothing elsewhere.
+    let stalled = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let stalled_port = stalled.local_addr().unwrap().port();
     for config in [
         json!({"host": "127.0.0.1", "port": dead_port()}),
         json!({"host": "127.0.0.1", "port": dead_port(), "use_tcp": true, "queue": {"max_entries": 10}}),
-        json!({"host": "10.255.255.1", "port": 8125, "use_tcp": true, "queue": {"max_entries": 10}}),
+        json!({"host": "127.0.0.1", "port": stalled_port, "use_tcp": true, "queue": {"max_entries": 10}}),
         json!({"host": "no-such-host.invalid", "port": 8125}),
     ] {
         let p = plugin(config.clone());
