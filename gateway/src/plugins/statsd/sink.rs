@@ -95,9 +95,12 @@ pub fn shared(key: &SinkKey) -> Arc<Sink> {
 struct Target {
     host: String,
     port: u16,
-    /// Last lookup: its address (`None` = failed) and when it was made.
-    cached: AssertUnwindSafe<Mutex<Option<(Option<SocketAddr>, Instant)>>>,
+    /// Last lookup, if any.
+    cached: AssertUnwindSafe<Mutex<Option<Lookup>>>,
 }
+
+/// A lookup result: the address (`None` = the lookup failed) and when it was made.
+type Lookup = (Option<SocketAddr>, Instant);
 
 impl Target {
     fn new(host: &str, port: u16) -> Self {
